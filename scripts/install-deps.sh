@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the build, tests and examples need, skipping
+# those already present. Runs as root (or through sudo where available).
+set -euo pipefail
+
+packages=(
+    cmake ninja-build g++ pkg-config           # toolchain
+    catch2 libbenchmark-dev                    # tests, benchmarks
+    libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
+    libstb-dev libcli11-dev                    # images, command line
+    dataset-fashion-mnist                      # the example's data
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
