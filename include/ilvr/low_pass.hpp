@@ -2,6 +2,7 @@
 // downsampling retains. Ref: ILVR paper, Sec. 3.2; SPEC.md section 5.
 #pragma once
 
+#include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/resample/kernel.hpp>
 #include <ilvr/resample/resizer.hpp>
@@ -59,6 +60,16 @@ public:
         up_.apply_plane(low, out, work);
     }
 
+    /// Splits later applications over `threads` threads (needs OpenMP; see
+    /// detail/parallel.hpp). Results do not depend on it. Allocates the scratch.
+    void set_threads(int threads)
+    {
+        detail::require(threads >= 1, "low_pass: threads must be >= 1");
+        threads_ = threads;
+        scratch_.resize(plane_scratch_size() * static_cast<std::size_t>(threads));
+    }
+    int threads() const { return threads_; }
+
     /// out = phi_N(in) for every plane; `out` may be `in`.
     void operator()(tensor_view<const float> in, tensor_view<float> out)
     {
@@ -67,7 +78,11 @@ public:
             return "low_pass: built for " + std::to_string(height()) + "x" + std::to_string(width())
                             + " planes, given " + s.to_string() + " -> " + out.shape().to_string();
         });
-        for (std::size_t p = 0; p < s.planes(); ++p) apply_plane(in.plane(p), out.plane(p), scratch_.data());
+        const std::size_t slot = plane_scratch_size();
+        detail::parallel_for(static_cast<std::int64_t>(s.planes()), threads_, [&](std::int64_t p, int thread) {
+            const auto q = static_cast<std::size_t>(p);
+            apply_plane(in.plane(q), out.plane(q), scratch_.data() + slot * static_cast<std::size_t>(thread));
+        });
     }
 
     /// out = phi_N(in) for any viewable containers (ilvr::tensor, Eigen, xtensor).
@@ -94,6 +109,7 @@ private:
     int factor_;
     resizer down_, up_;
     resampling_kernel kernel_;
+    int threads_ = 1;
     std::vector<float> scratch_;
 };
 
