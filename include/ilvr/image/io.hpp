@@ -79,6 +79,48 @@ inline std::vector<unsigned char> read_file(const std::filesystem::path& path, c
     return bytes;
 }
 
+/// CRC-32 (polynomial 0xEDB88320, as PNG uses) of `n` bytes.
+inline std::uint32_t crc32(const unsigned char* p, std::size_t n)
+{
+    static const auto table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (std::size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFFu] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/// For a PNG file, what is wrong with its chunk structure ("" if nothing): every
+/// chunk must be complete with a correct CRC, and the file must reach IEND. stb
+/// checks neither, so without this a flipped bit or a cut after the last IDAT
+/// could decode silently into a wrong image. Other formats return "".
+inline std::string png_structure_error(const std::vector<unsigned char>& bytes)
+{
+    static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (bytes.size() < 8 || !std::equal(signature, signature + 8, bytes.begin())) return "";
+    auto be32 = [&](std::size_t at) {
+        return (std::uint32_t{bytes[at]} << 24) | (std::uint32_t{bytes[at + 1]} << 16)
+            | (std::uint32_t{bytes[at + 2]} << 8) | std::uint32_t{bytes[at + 3]};
+    };
+    std::size_t at = 8;
+    while (true) {
+        if (bytes.size() - at < 12) return "truncated PNG (the file ends before its IEND chunk)";
+        const std::size_t length = be32(at);
+        if (bytes.size() - at - 12 < length) return "truncated PNG (a chunk runs past the end of the file)";
+        if (crc32(&bytes[at + 4], length + 4) != be32(at + 8 + length))
+            return "corrupt PNG (CRC mismatch in chunk at byte " + std::to_string(at) + ")";
+        const bool end = std::equal(&bytes[at + 4], &bytes[at + 8], "IEND");
+        at += 12 + length;
+        if (end) return "";
+    }
+}
+
 } // namespace detail
 
 /// Default pixel limit of load_image: 64 megapixels (an 8192 x 8192 image).
@@ -93,8 +135,11 @@ inline constexpr std::int64_t default_max_pixels = std::int64_t{1} << 26;
 /// - an alpha channel is composited over white, round((c a + 255 (255 - a)) / 255),
 ///   before anything else, so transparent parts read as white as in a viewer.
 /// The size is read from the header first; more than `max_pixels` pixels is refused
-/// before anything is decoded. Every failure (missing file, unknown format, corrupt
-/// or truncated data, too large) throws ilvr::error naming the file and the reason.
+/// before anything is decoded. PNG chunk CRCs are checked and a PNG must be complete
+/// up to IEND (stb checks neither; JPEG has no checksums, so there only damage that
+/// breaks the decoder is noticed). Every failure (missing file, unknown format,
+/// corrupt or truncated data, too large) throws ilvr::error naming the file and the
+/// reason (stb's, where stb found it).
 /// stb keeps its failure reason in a global: call this from one thread at a time.
 inline tensor load_image(const std::filesystem::path& path, int channels, std::int64_t max_pixels = default_max_pixels)
 {
@@ -115,6 +160,9 @@ inline tensor load_image(const std::filesystem::path& path, int channels, std::i
         return "load_image: " + detail::quoted(path) + ": " + std::to_string(w) + "x" + std::to_string(h) + " = "
             + std::to_string(pixels) + " pixels exceeds max_pixels = " + std::to_string(max_pixels);
     });
+
+    const std::string damage = detail::png_structure_error(bytes);
+    detail::require(damage.empty(), [&] { return "load_image: " + detail::quoted(path) + ": " + damage; });
 
     struct stb_pixels {
         unsigned char* p;
