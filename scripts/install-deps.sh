@@ -7,7 +7,7 @@ packages=(
     cmake ninja-build g++ pkg-config           # toolchain
     catch2 libbenchmark-dev                    # tests, benchmarks
     libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
-    libstb-dev libcli11-dev                    # images, command line
+    libstb-dev zlib1g-dev libcli11-dev         # images, gzip, command line
     dataset-fashion-mnist                      # the example's data
 )
 

@@ -194,6 +194,26 @@ TEST_CASE("load_image maps grey, RGB, grey+alpha and RGBA files to 1 or 3 channe
     }
 }
 
+TEST_CASE("load_image reads JPEG and BMP too", "[image]")
+{
+    temp_folder dir;
+    const int w = 24, h = 16;
+    std::vector<std::uint8_t> pixels(std::size_t(w * h * 3));
+    for (std::size_t i = 0; i < pixels.size(); i += 3) pixels[i] = 200, pixels[i + 1] = 120, pixels[i + 2] = 40;
+    REQUIRE(stbi_write_jpg((dir / "a.jpg").string().c_str(), w, h, 3, pixels.data(), 100) != 0);
+    REQUIRE(stbi_write_bmp((dir / "a.bmp").string().c_str(), w, h, 3, pixels.data()) != 0);
+    const tensor jpg = ilvr::load_image(dir / "a.jpg", 3), bmp = ilvr::load_image(dir / "a.bmp", 3);
+    REQUIRE(jpg.shape() == shape4{1, 3, h, w});
+    REQUIRE(bmp.shape() == shape4{1, 3, h, w});
+    const int colour[3] = {200, 120, 40};
+    for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) {
+                CHECK(bmp.view()(0, c, y, x) == u8_value(colour[c]));
+                CHECK(std::abs(jpg.view()(0, c, y, x) - u8_value(colour[c])) <= 3.0f / 127.5f);  // lossy
+            }
+}
+
 TEST_CASE("load_image refuses images over max_pixels from the header, before decoding", "[image]")
 {
     temp_folder dir;
@@ -515,6 +535,9 @@ TEST_CASE("IDX errors: magic, rank, truncation, padding, missing files", "[data]
     images_error(idx_images(1, 0, 4), "empty");
     images_error(idx_images(1, 28, 28), "pad_to", 27);
     images_error(std::string("\x1f\x8b\x08\0", 4), "gzip");
+    images_error(std::string("\0\0\x08\x03", 4) + be32(1u << 30) + be32(1024) + be32(1024), "too many pixels");
+    // A header that promises far more than the stream holds fails without allocating it all.
+    images_error(std::string("\0\0\x08\x03", 4) + be32(1u << 20) + be32(1024) + be32(512) + "abc", "truncated");
     {
         std::istringstream in(idx_images(3, 2, 2));
         require_error([&] { ilvr::read_idx_labels(in); }, {"1 dimension"});

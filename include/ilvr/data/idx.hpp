@@ -175,6 +175,9 @@ inline tensor read_idx_images(std::istream& in, std::int64_t max_count = -1, int
         throw error("pad_to = " + std::to_string(pad_to) + " is smaller than the " + std::to_string(h) + "x"
                     + std::to_string(w) + " images");
     const std::int64_t k = detail::idx_take(count, max_count);
+    if (k > 0 && h * w > (std::int64_t{1} << 40) / k)  // h, w < 2^31, so h * w cannot overflow
+        throw error(std::to_string(k) + " images of " + std::to_string(h) + "x" + std::to_string(w)
+                    + " are too many pixels");
     const std::int64_t out_h = pad_to > 0 ? pad_to : h, out_w = pad_to > 0 ? pad_to : w;
     const shape4 shape{k, 1, out_h, out_w};
     (void)shape.size();  // throws if the element count overflows
