@@ -1,0 +1,116 @@
+// LibTorch adapter: a TorchScript module as an ilvr denoiser (component ilvr::torch).
+#pragma once
+
+#include <ilvr/error.hpp>
+#include <ilvr/tensor.hpp>
+
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+
+namespace ilvr::torch {
+
+/// How the module expects its inputs.
+struct module_options {
+    /// Where the module runs. Inputs are copied there and outputs back, once per
+    /// step; with the CUDA backend (ilvr::cuda) device tensors are handed over
+    /// without copies instead.
+    ::torch::Device device = ::torch::kCPU;
+    /// dtype of the timestep tensor t [B]; guided-diffusion takes int64 original timesteps.
+    ::torch::ScalarType timestep_dtype = ::torch::kLong;
+    /// Multiply timesteps by this before the call (1000 / T for modules trained with
+    /// guided-diffusion's rescale_timesteps=True; 1 otherwise).
+    double timestep_scale = 1.0;
+    /// The module's input layout: NCHW (PyTorch's) or NHWC.
+    bool channels_last = false;
+    /// LibTorch intra-op threads; 0 keeps LibTorch's setting. Note: process-wide.
+    int threads = 0;
+};
+
+/// Wraps a TorchScript module `forward(x, t)` returning eps [B, C, H, W] or
+/// eps and v [B, 2C, H, W] (guided-diffusion's learn_sigma). Runs under
+/// inference mode. Returns a view of its last output, valid until the next call.
+class module_denoiser {
+public:
+    /// Loads a TorchScript file (torch.jit.save / torch.jit.script(...).save).
+    module_denoiser(const std::filesystem::path& file, module_options options = {})
+        : module_(load(file, options.device)), options_(options)
+    {
+        init();
+    }
+    /// Wraps an already loaded module (moved to options.device).
+    module_denoiser(::torch::jit::Module module, module_options options = {})
+        : module_(std::move(module)), options_(options)
+    {
+        module_.to(options_.device);
+        init();
+    }
+
+    const module_options& options() const { return options_; }
+    ::torch::jit::Module& module() { return module_; }
+
+    tensor_view<const float> operator()(tensor_view<const float> x, std::span<const std::int64_t> t)
+    {
+        const shape4 s = x.shape();
+        detail::require(t.size() == static_cast<std::size_t>(s.n), "torch denoiser: one timestep per image");
+        c10::InferenceMode guard;
+        // from_blob shares the sampler's memory; the module must not write into its input.
+        auto input = ::torch::from_blob(const_cast<float*>(x.data()), {s.n, s.c, s.h, s.w}, ::torch::kFloat);
+        if (options_.channels_last) input = input.permute({0, 2, 3, 1}).contiguous();
+        auto steps = ::torch::from_blob(const_cast<std::int64_t*>(t.data()), {s.n}, ::torch::kLong);
+        if (options_.timestep_scale != 1.0) steps = steps.to(::torch::kDouble) * options_.timestep_scale;
+        steps = steps.to(options_.timestep_dtype);
+        if (options_.device != ::torch::kCPU) {
+            input = input.to(options_.device);
+            steps = steps.to(options_.device);
+        }
+        ::torch::jit::IValue result;
+        try {
+            result = module_.forward({input, steps});
+        } catch (const std::exception& e) {
+            throw error(std::string("torch denoiser: forward failed: ") + first_line(e.what()));
+        }
+        detail::require(result.isTensor(), "torch denoiser: forward must return one tensor");
+        auto out = result.toTensor();
+        if (options_.channels_last && out.dim() == 4) out = out.permute({0, 3, 1, 2});
+        detail::require(out.dim() == 4, [&] {
+            return "torch denoiser: output has " + std::to_string(out.dim()) + " dimensions, expected [B, C, H, W] or [B, 2C, H, W]";
+        });
+        const shape4 o{out.size(0), out.size(1), out.size(2), out.size(3)};
+        const bool fits = o.n == s.n && o.h == s.h && o.w == s.w && (o.c == s.c || o.c == 2 * s.c);
+        detail::require(fits, [&] {
+            return "torch denoiser: output " + o.to_string() + " fits neither eps " + s.to_string() + " nor eps+v "
+                + shape4{s.n, 2 * s.c, s.h, s.w}.to_string();
+        });
+        output_ = out.to(::torch::kCPU, ::torch::kFloat).contiguous();
+        return {output_.data_ptr<float>(), o};
+    }
+
+private:
+    static ::torch::jit::Module load(const std::filesystem::path& file, ::torch::Device device)
+    {
+        detail::require(std::filesystem::exists(file), "torch denoiser: model file '" + file.string() + "' not found");
+        try {
+            return ::torch::jit::load(file.string(), device);
+        } catch (const std::exception& e) {
+            throw error("torch denoiser: cannot load '" + file.string() + "' as TorchScript: " + first_line(e.what()));
+        }
+    }
+    static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+    void init()
+    {
+        module_.eval();
+        if (options_.threads > 0) at::set_num_threads(options_.threads);
+    }
+
+    ::torch::jit::Module module_;
+    module_options options_;
+    ::torch::Tensor output_;
+};
+
+} // namespace ilvr::torch

@@ -1,0 +1,103 @@
+// The LibTorch adapter against tiny TorchScript modules defined here.
+#include "support/random.hpp"
+
+#include <ilvr/ilvr.hpp>
+#include <ilvr/torch/denoiser.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using Catch::Contains;
+
+namespace {
+
+torch::jit::Module scripted(const std::string& forward)
+{
+    torch::jit::Module m("Tiny");
+    m.define(forward);
+    return m;
+}
+
+// eps = 0.1 x + t / 1000 (per image): checks the data and the timesteps arrive.
+const char* eps_module = R"(
+def forward(self, x, t):
+    return x * 0.1 + (t.float() / 1000.0).view(-1, 1, 1, 1)
+)";
+
+} // namespace
+
+TEST_CASE("a TorchScript eps module is a denoiser", "[torch]")
+{
+    ilvr::torch::module_denoiser model(scripted(eps_module));
+    const auto x = ilvr_test::normal_tensor({2, 3, 4, 5}, 1);
+    const std::vector<std::int64_t> t{10, 500};
+    const auto out = model(x.view(), t);
+    REQUIRE(out.shape() == x.shape());
+    for (std::size_t e = 0; e < x.size(); ++e)
+        REQUIRE(out[e] == Approx(0.1 * x[e] + (e < 60 ? 0.01 : 0.5)).margin(1e-6));
+
+    // Saved and loaded from a file, it gives the same result.
+    const auto file = std::filesystem::temp_directory_path() / "ilvr_test_eps_module.pt";
+    scripted(eps_module).save(file.string());
+    ilvr::torch::module_denoiser loaded(file, {.threads = 1});
+    const auto again = loaded(x.view(), t);
+    for (std::size_t e = 0; e < x.size(); ++e) REQUIRE(again[e] == out[e]);
+    std::filesystem::remove(file);
+}
+
+TEST_CASE("an eps+v module (learn_sigma) drives the learned-range sampler", "[torch]")
+{
+    ilvr::torch::module_denoiser model(scripted(R"(
+def forward(self, x, t):
+    return torch.cat([x * 0.1, torch.tanh(x) * 0.5], 1)
+)"));
+    const ilvr::sampler sampler(ilvr::respace(ilvr::noise_schedule::linear(1000), "10"), ilvr::ddpm{});
+    ilvr::tensor x({2, 3, 8, 8});
+    ilvr::ilvr_conditioner cond(ilvr::tensor({1, 3, 8, 8}), {.factor = 2});
+    REQUIRE(sampler.run(model, ilvr::philox_noise(3), x, cond));
+    for (float v : x.values()) REQUIRE(std::isfinite(v));
+}
+
+TEST_CASE("timestep dtype, scale and channels-last layout are honoured", "[torch]")
+{
+    // Returns t broadcast, so the test sees what the module received.
+    ilvr::torch::module_denoiser model(scripted(R"(
+def forward(self, x, t):
+    return x * 0.0 + t.float().view(-1, 1, 1, 1)
+)"), {.timestep_dtype = torch::kFloat, .timestep_scale = 0.5});
+    ilvr::tensor x({2, 1, 2, 2});
+    const std::vector<std::int64_t> t{4, 9};
+    const auto out = model(x.view(), t);
+    REQUIRE(out[0] == 2.0f);
+    REQUIRE(out[4] == 4.5f);
+
+    // NHWC module: asserts its input has channels last, returns NHWC.
+    ilvr::torch::module_denoiser nhwc(scripted(R"(
+def forward(self, x, t):
+    assert x.size(3) == 3
+    return x * 2.0
+)"), {.channels_last = true});
+    const auto y = ilvr_test::normal_tensor({1, 3, 4, 5}, 2);
+    const auto o = nhwc(y.view(), std::vector<std::int64_t>{1});
+    REQUIRE(o.shape() == y.shape());
+    for (std::size_t e = 0; e < y.size(); ++e) REQUIRE(o[e] == 2.0f * y[e]);
+}
+
+TEST_CASE("bad modules and outputs are clear errors", "[torch][errors]")
+{
+    const auto x = ilvr_test::normal_tensor({2, 3, 4, 4}, 1);
+    const std::vector<std::int64_t> t{1, 2};
+    ilvr::torch::module_denoiser wrong_channels(scripted("def forward(self, x, t):\n    return x[:, :1]\n"));
+    REQUIRE_THROWS_WITH(wrong_channels(x.view(), t), Contains("output [2, 1, 4, 4] fits neither eps [2, 3, 4, 4]"));
+    ilvr::torch::module_denoiser flat(scripted("def forward(self, x, t):\n    return x.flatten()\n"));
+    REQUIRE_THROWS_WITH(flat(x.view(), t), Contains("has 1 dimensions"));
+    ilvr::torch::module_denoiser failing(scripted("def forward(self, x, t):\n    return x.view(7, -1)\n"));
+    REQUIRE_THROWS_WITH(failing(x.view(), t), Contains("forward failed"));
+    REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(std::filesystem::path("/nonexistent/model.pt")),
+                        Contains("not found"));
+    const auto junk = std::filesystem::temp_directory_path() / "ilvr_test_junk.pt";
+    { std::ofstream(junk) << "not a model"; }
+    REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(junk), Contains("cannot load"));
+    std::filesystem::remove(junk);
+}
