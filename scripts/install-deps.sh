@@ -9,6 +9,8 @@ packages=(
     libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
     libstb-dev zlib1g-dev libcli11-dev         # images, gzip, command line
     dataset-fashion-mnist                      # the example's data
+    libtorch-dev libopenblas0-pthread          # LibTorch adapter and the ilvr tool (fast BLAS)
+    python3-torch                              # training script, Python comparison
 )
 
 missing=()

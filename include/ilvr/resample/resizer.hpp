@@ -4,6 +4,7 @@
 
 #include <ilvr/error.hpp>
 #include <ilvr/resample/axis_weights.hpp>
+#include <ilvr/resample/tap_sum.hpp>
 #include <ilvr/tensor.hpp>
 
 #include <span>
@@ -14,7 +15,8 @@ namespace ilvr {
 namespace detail {
 
 /// out[o, :] = sum_m w[o, m] * in[idx[o, m], :] for an [in_length, cols] plane.
-/// Whole rows are combined, so the inner loop is a unit-stride axpy.
+/// Whole rows are combined, so the inner loop is a unit-stride axpy; per element
+/// this is tap_sum's arithmetic in tap_sum's order.
 inline void resize_rows(const float* in, int cols, const axis_weights& t, float* out)
 {
     for (int o = 0; o < t.out_length; ++o) {
@@ -37,11 +39,8 @@ inline void resize_cols(const float* in, int rows, const axis_weights& t, float*
         const float* src = in + static_cast<std::size_t>(r) * t.in_length;
         float* dst = out + static_cast<std::size_t>(r) * t.out_length;
         for (int o = 0; o < t.out_length; ++o) {
-            const float* w = &t.weight[static_cast<std::size_t>(o) * t.taps];
-            const int* idx = &t.index[static_cast<std::size_t>(o) * t.taps];
-            float acc = 0.0f;
-            for (int m = 0; m < t.taps; ++m) acc += w[m] * src[idx[m]];
-            dst[o] = acc;
+            const std::size_t at = static_cast<std::size_t>(o) * t.taps;
+            dst[o] = tap_sum(&t.weight[at], &t.index[at], t.taps, src, 1);
         }
     }
 }
