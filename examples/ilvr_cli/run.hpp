@@ -1,0 +1,249 @@
+// The job of the `ilvr` tool: load and prepare the references, load the model
+// and check its output shape, sample every (reference, factor) in batches, write
+// one PNG per sample and a grid. cli_main() is the whole program, with its
+// streams passed in so tests can run it. Ref: docs/tool.md.
+#pragma once
+
+#include "options.hpp"
+
+#include <ilvr/conditioner/ilvr.hpp>
+#include <ilvr/image/io.hpp>
+#include <ilvr/low_pass.hpp>
+#include <ilvr/random.hpp>
+#include <ilvr/sample.hpp>
+#include <ilvr/sampler/ddim.hpp>
+#include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/torch/denoiser.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ilvr_cli {
+
+// ---------------------------------------------------------------------------
+// Progress on stderr.
+
+/// "m:ss" or "h:mm:ss".
+inline std::string format_duration(double seconds)
+{
+    const auto s = static_cast<long long>(std::max(0.0, seconds) + 0.5);
+    char text[32];
+    if (s >= 3600) std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
+    else std::snprintf(text, sizeof text, "%lld:%02lld", s / 60, s % 60);
+    return text;
+}
+
+/// Sampling progress in sampler steps (one model call over a batch). On a terminal
+/// one line is rewritten in place (at most 10 times a second); otherwise one line
+/// is printed per 10 %. Each line: percent, steps/s, elapsed and estimated time left.
+class progress {
+public:
+    progress(std::ostream& out, bool tty, bool enabled, long long total)
+        : out_(out), tty_(tty), enabled_(enabled && total > 0), total_(total),
+          start_(std::chrono::steady_clock::now()), last_draw_(start_)
+    {
+    }
+
+    void step()
+    {
+        ++done_;
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (tty_) {
+            if (done_ == total_ || now - last_draw_ >= std::chrono::milliseconds(100)) {
+                last_draw_ = now;
+                out_ << '\r' << line(now) << "   " << (done_ == total_ ? "\n" : "") << std::flush;
+            }
+            return;
+        }
+        const long long decile = done_ * 10 / total_;
+        if (decile > printed_decile_) {
+            printed_decile_ = decile;
+            out_ << line(now) << '\n' << std::flush;
+        }
+    }
+
+    long long done() const { return done_; }
+
+private:
+    std::string line(std::chrono::steady_clock::time_point now) const
+    {
+        const double elapsed = std::chrono::duration<double>(now - start_).count();
+        const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
+        const double left = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0.0;
+        char text[160];
+        std::snprintf(text, sizeof text, "ilvr: %3lld%% | %lld/%lld steps | %.2f steps/s | %s elapsed | %s left",
+                      done_ * 100 / total_, done_, total_, rate, format_duration(elapsed).c_str(),
+                      format_duration(left).c_str());
+        return text;
+    }
+
+    std::ostream& out_;
+    bool tty_, enabled_;
+    long long total_, done_ = 0, printed_decile_ = 0;
+    std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// ---------------------------------------------------------------------------
+// The job.
+
+/// Each reference loaded with the model's channels and prepared to its size:
+/// [1, C, S, S] in [-1, 1]. Errors name the file.
+inline std::vector<ilvr::tensor> load_references(const plan& p)
+{
+    std::vector<ilvr::tensor> references;
+    for (const auto& file : p.references)
+        references.push_back(ilvr::prepare_reference(ilvr::load_image(file, p.channels), p.image_size));
+    return references;
+}
+
+/// Loads the model and runs it once on a zero image at the first sampled timestep,
+/// so a model that does not fit (shape, channels, --learn-sigma) is reported
+/// before any sampling, with a hint.
+inline ilvr::torch::module_denoiser load_model(const plan& p)
+{
+    const std::string name = "model '" + p.model.string() + "': ";
+    const std::string hint = " (check --image-size, --channels and --learn-sigma)";
+    try {
+        ilvr::torch::module_denoiser model(p.model, {.threads = p.threads});
+        const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
+        const std::vector<std::int64_t> t{p.process.timesteps.back()};
+        const auto out = model(probe.view(), t);
+        const std::int64_t expected = p.learn_sigma ? 2 * p.channels : p.channels;
+        if (out.shape().c != expected)
+            throw ilvr::error("returns " + out.shape().to_string() + " for input " + probe.shape().to_string() +
+                              (p.learn_sigma ? ", expected eps and v " : ", expected eps ") +
+                              ilvr::shape4{1, expected, p.image_size, p.image_size}.to_string() + hint);
+        return model;
+    } catch (const ilvr::error& e) {
+        std::string message = e.what();
+        if (message.find(" (check ") == std::string::npos && message.find("not found") == std::string::npos &&
+            message.find("cannot load") == std::string::npos)
+            message += hint;
+        throw ilvr::error(name + message);
+    }
+}
+
+/// Samples every reference at every factor; writes the sample PNGs as they are
+/// done and returns the grid's cells (per row: reference, phi_N(reference), samples).
+template <class Rule>
+std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
+                                     const std::vector<ilvr::tensor>& references, progress& bar)
+{
+    const ilvr::sampler sampler(p.process, rule);
+    const ilvr::philox_noise noise(p.seed);
+    const int size = p.image_size;
+    std::vector<ilvr::tensor> cells;
+    for (std::size_t r = 0; r < references.size(); ++r) {
+        const ilvr::tensor& reference = references[r];
+        for (std::size_t f = 0; f < p.factors.size(); ++f) {
+            const int factor = p.factors[f];
+            const std::filesystem::path folder =
+                p.out / p.references[r].stem() / ("N" + std::to_string(factor));
+            std::filesystem::create_directories(folder);
+
+            ilvr::tensor low(reference.shape());
+            ilvr::low_pass(size, size, factor, p.kernel)(reference, low);
+            cells.push_back(reference);
+            cells.push_back(std::move(low));
+
+            ilvr::ilvr_conditioner conditioner(reference, {.factor = factor, .kernel = p.kernel, .range = p.range,
+                                                           .level = p.level});
+            for (int first = 0; first < p.samples; first += p.batch) {
+                const int count = std::min(p.batch, p.samples - first);
+                ilvr::tensor x({count, p.channels, size, size});
+                sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) { bar.step(); },
+                            {.first_sample = p.sample_index(r, f, first), .threads = p.threads});
+                for (int b = 0; b < count; ++b) {
+                    const auto image = x.view().batch(b, 1);
+                    ilvr::save_png(folder / ("sample-" + std::to_string(first + b) + ".png"), image);
+                    cells.emplace_back(image.shape(), std::vector<float>(image.data(), image.data() + image.size()));
+                }
+            }
+        }
+    }
+    return cells;
+}
+
+/// Runs a validated job. Progress goes to `err`; the grid path and the output
+/// folder to `out`.
+inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
+{
+    const std::vector<ilvr::tensor> references = load_references(p);
+    ilvr::torch::module_denoiser model = load_model(p);
+
+    const auto steps = static_cast<long long>(p.process.timesteps.size());
+    const long long batches_per_row = (p.samples + p.batch - 1) / p.batch;
+    const auto rows = static_cast<long long>(references.size() * p.factors.size());
+    if (!p.quiet) {
+        err << "ilvr: " << references.size() << " reference(s) x " << p.factors.size() << " factor(s) x "
+            << p.samples << " sample(s), " << steps << " steps, " << p.range.to_string() << ", batch " << p.batch
+            << ", " << p.threads << " thread(s)\n"
+            << std::flush;
+    }
+    progress bar(err, err_is_tty, !p.quiet, rows * batches_per_row * steps);
+
+    std::filesystem::create_directories(p.out);
+    const std::vector<ilvr::tensor> cells =
+        p.ddim ? sample_all(p, ilvr::ddim{.eta = p.eta}, model, references, bar)
+               : sample_all(p, ilvr::ddpm{.variance = p.variance}, model, references, bar);
+
+    // Grid: one row per (reference, factor).
+    std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
+    std::vector<std::string> row_labels, column_labels{"REF", "PHI(REF)"};
+    for (std::size_t r = 0; r < references.size(); ++r)
+        for (int factor : p.factors)
+            row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{}) + "N=" +
+                                 std::to_string(factor));
+    for (int k = 0; k < p.samples; ++k) column_labels.push_back("#" + std::to_string(k));
+    const int text_scale = 1 + p.image_size / 128;
+    const ilvr::tensor grid = ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale);
+    if (p.grid.has_parent_path()) std::filesystem::create_directories(p.grid.parent_path());
+    ilvr::save_png(p.grid, grid);
+
+    out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;
+}
+
+/// `message` on one line.
+inline std::string one_line(std::string message)
+{
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::replace(message.begin(), message.end(), '\r', ' ');
+    while (!message.empty() && message.back() == ' ') message.pop_back();
+    return message;
+}
+
+/// The program: parse, validate, run. Returns the exit code: 0 on success (and
+/// --help), 2 for a bad input or a failed job, CLI11's own non-zero code for a
+/// usage error. Every error is one line "ilvr: error: <message>" on `err`.
+inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostream& err, bool err_is_tty)
+{
+    options o;
+    const auto app = make_app(o);
+    try {
+        std::reverse(args.begin(), args.end());
+        app->parse(args);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app->exit(e, out, err);  // --help
+        err << "ilvr: error: " << one_line(e.what()) << '\n';
+        return e.get_exit_code();
+    }
+    try {
+        run(validate(o), out, err, err_is_tty);
+        return 0;
+    } catch (const std::exception& e) {
+        err << "ilvr: error: " << one_line(e.what()) << '\n';
+        return 2;
+    }
+}
+
+} // namespace ilvr_cli
