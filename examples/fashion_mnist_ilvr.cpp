@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 int main(int argc, char** argv)
 {
     CLI::App app{"ILVR over Fashion-MNIST with the exact data-set denoiser"};
@@ -56,13 +58,17 @@ int main(int argc, char** argv)
             ilvr::ilvr_conditioner cond(reference, {.factor = factor});
             ilvr::tensor x({samples, 1, 32, 32});
             const auto steps = static_cast<int>(sampler.process().timesteps.size());
+            // Progress: rewritten in place on a terminal, every quarter as a line in a log.
+            const bool terminal = isatty(fileno(stderr)) != 0;
             sampler.run(model, ilvr::philox_noise(seed), x, cond, [&](const ilvr::step_event& ev) {
-                if ((ev.step + 1) % 10 == 0 || ev.step + 1 == steps) {
+                const int done = ev.step + 1;
+                if (terminal ? done % 10 == 0 || done == steps : done % (steps / 4 > 0 ? steps / 4 : 1) == 0) {
                     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                    std::fprintf(stderr, "\r  N = %-3d step %4d / %d   %.1f s elapsed", factor, ev.step + 1, steps, s);
+                    std::fprintf(stderr, "%s  N = %-3d step %4d / %d   %.1f s elapsed%s", terminal ? "\r" : "", factor, done,
+                                 steps, s, terminal ? "" : "\n");
                 }
             }, {.first_sample = 0, .threads = threads});
-            std::fprintf(stderr, "\n");
+            if (terminal) std::fprintf(stderr, "\n");
             ilvr::tensor low({1, 1, 32, 32});
             ilvr::low_pass(32, 32, factor)(reference, low);
             rows.push_back(reference);

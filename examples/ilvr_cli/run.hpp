@@ -193,13 +193,21 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     progress bar(err, err_is_tty, !p.quiet, rows * batches_per_row * steps);
 
     std::filesystem::create_directories(p.out);
+    const auto start = std::chrono::steady_clock::now();
     const std::vector<ilvr::tensor> cells =
         p.ddim ? sample_all(p, ilvr::ddim{.eta = p.eta}, model, references, bar)
                : sample_all(p, ilvr::ddpm{.variance = p.variance}, model, references, bar);
+    if (!p.quiet) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        char line[128];
+        std::snprintf(line, sizeof line, "ilvr: sampled %lld image(s) in %.2f s\n",
+                      rows * static_cast<long long>(p.samples), seconds);
+        err << line << std::flush;
+    }
 
     // Grid: one row per (reference, factor).
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
-    std::vector<std::string> row_labels, column_labels{"REF", "PHI(REF)"};
+    std::vector<std::string> row_labels, column_labels{"REF", "PHI_N"};
     for (std::size_t r = 0; r < references.size(); ++r)
         for (int factor : p.factors)
             row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{}) + "N=" +

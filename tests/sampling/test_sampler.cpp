@@ -1,5 +1,6 @@
 // The sampler's structure: step formulas, batch/thread/backend invariance,
 // callbacks, and ILVR's trends with the exact data-set denoiser.
+#include "support/alloc_counter.hpp"
 #include "support/random.hpp"
 
 #include <ilvr/ilvr.hpp>
@@ -218,4 +219,19 @@ TEST_CASE("data-set denoiser: samples land on data points; ILVR diversity grows 
         REQUIRE(distance[k] >= distance[k - 1]);
     }
     REQUIRE(diversity.back() > diversity[1] + 0.1);
+}
+
+TEST_CASE("the sampling loop allocates nothing after its first step", "[sampling]")
+{
+    const ilvr::sampler sampler(ilvr::respace(linear1000(), "20"), ilvr::ddpm{});
+    ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);  // allocates its output on the first call
+    ilvr::ilvr_conditioner cond(ilvr_test::normal_tensor({1, 3, 32, 24}, 4), {.factor = 4});
+    ilvr::tensor x({2, 3, 32, 24});
+    std::size_t at_first = 0, at_last = 0;
+    sampler.run(model, ilvr::philox_noise(1), x, cond, [&](const ilvr::step_event& ev) {
+        if (ev.step == 0) at_first = ilvr_test::allocations();
+        if (ev.index == 0) at_last = ilvr_test::allocations();
+    });
+    REQUIRE(at_first > 0);
+    REQUIRE(at_last == at_first);
 }
