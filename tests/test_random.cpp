@@ -86,3 +86,40 @@ TEST_CASE("replay_noise returns the recorded rows and rejects what it lacks", "[
     REQUIRE_THROWS_AS(replay(ilvr::noise_purpose::proposal, 0, 2, out.view()), ilvr::error);
     REQUIRE_THROWS_AS(ilvr::replay_noise(initial, {ilvr::tensor({1, 1, 2, 2})}, {}), ilvr::error);
 }
+
+TEST_CASE("the SIMD Philox path is bitwise the scalar one", "[random]")
+{
+    std::uint32_t v[4][4];
+    for (std::uint32_t trial = 0; trial < 1000; ++trial) {
+        for (std::uint32_t l = 0; l < 4; ++l)
+            for (std::uint32_t w = 0; w < 4; ++w) v[w][l] = trial * 2654435761u + l * 40503u + w * 977u;
+        std::uint32_t in[4][4];
+        std::copy(&v[0][0], &v[0][0] + 16, &in[0][0]);
+        const std::uint32_t k0 = trial * 7919u, k1 = ~trial;
+        ilvr::detail::philox4x32_10_group(v, k0, k1);
+        for (int l = 0; l < 4; ++l) {
+            const auto b = ilvr::detail::philox4x32_10({{in[0][l], in[1][l], in[2][l], in[3][l]}}, k0, k1);
+            for (int w = 0; w < 4; ++w) REQUIRE(v[w][l] == b.v[w]);
+        }
+    }
+}
+
+TEST_CASE("the polynomial log, sqrt and sin/cos are accurate over their whole domain", "[random]")
+{
+    double worst_log = 0, worst_sqrt = 0, worst_trig = 0;
+    for (std::uint32_t i = 0; i < (1u << 24); i += 7) {
+        const float u = ilvr::detail::open_unit(i << 8);
+        const double l = std::log(double(u));
+        worst_log = std::max(worst_log, std::abs(ilvr::detail::log_positive(u) - l) / std::max(1e-30, std::abs(l)));
+        const double r = -2.0 * l;
+        worst_sqrt = std::max(worst_sqrt, std::abs(ilvr::detail::sqrt_positive(float(r)) - std::sqrt(r)) / std::sqrt(r));
+        float s, c;
+        ilvr::detail::sincos_turns(u, s, c);
+        const double a = 2 * 3.14159265358979323846 * double(u);
+        worst_trig = std::max({worst_trig, std::abs(s - std::sin(a)), std::abs(c - std::cos(a))});
+    }
+    INFO("log " << worst_log << " sqrt " << worst_sqrt << " sin/cos " << worst_trig);
+    REQUIRE(worst_log < 5e-7);   // a few float ulps relative
+    REQUIRE(worst_sqrt < 5e-7);
+    REQUIRE(worst_trig < 3e-7);  // absolute, |values| <= 1
+}

@@ -227,6 +227,21 @@ TEST_CASE("cli: a factor sweep by repetition and comma lists", "[cli]")
     CHECK(p.sample_index(1, 0, 3) == (1 * 4 + 0) * 4 + 3);
 }
 
+TEST_CASE("cli: --range 1000:200 is --range-t 19 with the default respacing (docs/tool.md)", "[cli]")
+{
+    const auto a = ilvr_cli::validate(ilvr_cli::parse({"--range", "1000:200"}));
+    const auto b = ilvr_cli::validate(ilvr_cli::parse({"--range-t", "19"}));
+    int conditioned = 0;
+    for (int i = 0; i < 100; ++i) {
+        const int tau = a.process.timesteps[static_cast<std::size_t>(i)];
+        CHECK(a.range.contains(i, tau) == b.range.contains(i, tau));
+        conditioned += a.range.contains(i, tau) ? 1 : 0;
+    }
+    CHECK(conditioned == 80);
+    const auto all = ilvr_cli::validate(ilvr_cli::parse({"--range", "1000:0"}));
+    for (int i = 0; i < 100; ++i) CHECK(all.range.contains(i, all.process.timesteps[static_cast<std::size_t>(i)]));
+}
+
 TEST_CASE("cli: --range and --range-t are mutually exclusive", "[cli]")
 {
     CHECK_THROWS_AS(ilvr_cli::parse({"--range", "1000:200", "--range-t", "10"}), CLI::ExcludesError);
@@ -307,6 +322,11 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         fs::create_directories(tmp / "a");
         fs::copy_file(bundled("references/t10k-0002-trouser.png"), tmp / "a" / "t10k-0002-trouser.png");
         require_one_line_error(run({(tmp / "a").string(), bundled("references").string()}), "same name");
+    }
+    SECTION("an output folder that is a file")
+    {
+        std::ofstream(tmp / "file") << "x";
+        require_one_line_error(run_cli({"--out", (tmp / "file").string()}), "exists and is not a folder");
     }
     CHECK_FALSE(fs::exists(out));  // nothing was written
 }
