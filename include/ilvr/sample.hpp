@@ -13,6 +13,8 @@
 
 #include <concepts>
 #include <cstdint>
+#include <exception>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -107,7 +109,7 @@ public:
         for (int i = steps - 1, k = 0; i >= 0; --i, ++k) {
             const int tau = process_.timesteps[static_cast<std::size_t>(i)];
             std::fill(t.begin(), t.end(), std::int64_t{tau});
-            const auto& out = model(tensor_view<const float>(samples), std::span<const std::int64_t>(t));
+            const auto& out = call_denoiser(model, samples, t, k, tau);
             const tensor_view<const float> eps = as_view(out);
             const model_output kind = detail::check_model_output(shape, eps.shape(), k);
             detail::check_finite(eps, k, tau);
@@ -139,6 +141,20 @@ public:
     }
 
 private:
+    // The denoiser's own exceptions are rethrown as ilvr::error naming the step,
+    // so a failure deep in a long job says where it happened.
+    template <class Model>
+    static decltype(auto) call_denoiser(Model& model, tensor_view<float> x, const std::vector<std::int64_t>& t, int step,
+                                        int tau)
+    {
+        try {
+            return model(tensor_view<const float>(x), std::span<const std::int64_t>(t));
+        } catch (const std::exception& e) {
+            throw error("denoiser failed at step " + std::to_string(step) + " (timestep " + std::to_string(tau)
+                        + "): " + e.what());
+        }
+    }
+
     respaced_schedule process_;
     Rule rule_;
 };

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -92,7 +94,8 @@ private:
 class tensor {
 public:
     tensor() = default;
-    explicit tensor(shape4 shape) : shape_(shape), data_(shape.size(), 0.0f) {}
+    /// Zero-filled; throws ilvr::error (not std::bad_alloc) when it cannot fit.
+    explicit tensor(shape4 shape) : shape_(shape), data_(allocate(shape)) {}
     tensor(shape4 shape, std::vector<float> values) : shape_(shape), data_(std::move(values))
     {
         detail::require(data_.size() == shape_.size(),
@@ -114,6 +117,19 @@ public:
     const std::vector<float>& values() const { return data_; }
 
 private:
+    static std::vector<float> allocate(const shape4& shape)
+    {
+        const std::size_t count = shape.size();  // overflow-checked
+        try {
+            return std::vector<float>(count, 0.0f);
+        } catch (const std::bad_alloc&) {
+            throw error("tensor " + shape.to_string() + " needs " + std::to_string(count * sizeof(float) >> 20)
+                        + " MiB, which cannot be allocated");
+        } catch (const std::length_error&) {
+            throw error("tensor " + shape.to_string() + " is larger than a vector can hold");
+        }
+    }
+
     shape4 shape_{};
     std::vector<float> data_;
 };

@@ -95,8 +95,15 @@ TEST_CASE("bad denoiser outputs stop sampling with the step named", "[sampling][
     auto throws = [](ilvr::tensor_view<const float>, std::span<const std::int64_t>) -> ilvr::tensor {
         throw std::runtime_error("network failed");
     };
-    REQUIRE_THROWS_WITH(sampler.run(throws, noise, x), Contains("network failed"));
+    REQUIRE_THROWS_WITH(sampler.run(throws, noise, x), Contains("denoiser failed at step 0 (timestep 999): network failed"));
     ilvr::tensor empty({0, 3, 8, 8});
     ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);
     REQUIRE_THROWS_WITH(sampler.run(model, noise, empty), Contains("is empty"));
+}
+
+TEST_CASE("tensors too large to allocate are clear errors, not bad_alloc", "[errors]")
+{
+    REQUIRE_THROWS_WITH(ilvr::tensor({1 << 20, 1 << 20, 1 << 20, 1 << 20}), Contains("more elements than memory can address"));
+    REQUIRE_THROWS_WITH(ilvr::tensor({1 << 16, 1 << 14, 1 << 14, 1}), Contains("cannot be allocated"));
+    REQUIRE_THROWS_WITH(ilvr::tensor({-1, 1, 1, 1}), Contains("negative dimension"));
 }

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <thread>
 
 namespace {
 
@@ -234,4 +235,23 @@ TEST_CASE("the sampling loop allocates nothing after its first step", "[sampling
     });
     REQUIRE(at_first > 0);
     REQUIRE(at_last == at_first);
+}
+
+TEST_CASE("two samplers in two threads give bitwise what they give one after the other", "[sampling][determinism]")
+{
+    const auto process = ilvr::respace(linear1000(), "20");
+    auto job = [&](std::uint64_t seed, int factor) {
+        ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);
+        ilvr::ilvr_conditioner cond(ilvr_test::normal_tensor({1, 3, 16, 16}, 8), {.factor = factor});
+        ilvr::tensor x({3, 3, 16, 16});
+        ilvr::sampler(process, ilvr::ddpm{}).run(model, ilvr::philox_noise(seed), x, cond);
+        return x;
+    };
+    const auto a = job(1, 2), b = job(2, 4);
+    ilvr::tensor ta, tb;
+    std::thread first([&] { ta = job(1, 2); }), second([&] { tb = job(2, 4); });
+    first.join();
+    second.join();
+    REQUIRE(ta.values() == a.values());
+    REQUIRE(tb.values() == b.values());
 }
