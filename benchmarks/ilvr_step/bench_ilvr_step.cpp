@@ -3,6 +3,8 @@
 // the library's own work is timed.
 #include <ilvr/ilvr.hpp>
 
+#include "common/stream.hpp"
+
 #include <benchmark/benchmark.h>
 
 namespace {

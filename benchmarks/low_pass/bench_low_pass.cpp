@@ -1,6 +1,8 @@
 // phi_N on a 3 x 256 x 256 float image (and other sizes): time per image and bytes/s.
 #include <ilvr/low_pass.hpp>
 
+#include "common/stream.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <random>

@@ -1,0 +1,43 @@
+// A whole ILVR sampling run with the exact Gaussian denoiser (whose cost is one
+// multiply per element): the library's own overhead per step and per image.
+#include "common/stream.hpp"
+
+#include <ilvr/ilvr.hpp>
+
+#include <benchmark/benchmark.h>
+
+namespace {
+
+// args: side, batch, threads; 20 respaced steps, N = 8, every step conditioned.
+void ilvr_run(benchmark::State& state)
+{
+    const auto side = state.range(0), batch = state.range(1);
+    const int threads = static_cast<int>(state.range(2));
+    const auto base = ilvr::noise_schedule::linear(1000);
+    const ilvr::sampler sampler(ilvr::respace(base, "20"), ilvr::ddpm{});
+    ilvr::gaussian_prior_denoiser model(base, 0.5);
+    ilvr::tensor reference({1, 3, side, side});
+    ilvr::ilvr_conditioner cond(reference, {.factor = 8});
+    ilvr::tensor x({batch, 3, side, side});
+    for (auto _ : state) {
+        sampler.run(model, ilvr::philox_noise(1), x, cond, ilvr::no_callback{}, {.first_sample = 0, .threads = threads});
+        benchmark::DoNotOptimize(x.data());
+    }
+    state.counters["steps_per_second"] = benchmark::Counter(20.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["images_per_second"] =
+        benchmark::Counter(static_cast<double>(batch * state.iterations()), benchmark::Counter::kIsRate);
+}
+
+} // namespace
+
+BENCHMARK(ilvr_run)
+    ->ArgNames({"side", "batch", "threads"})
+    ->Args({256, 1, 1})
+    ->Args({256, 8, 1})
+    ->Args({256, 8, 2})
+    ->Args({64, 32, 1})
+    ->Args({64, 32, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK_MAIN();
