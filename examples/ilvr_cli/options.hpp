@@ -362,6 +362,11 @@ inline plan validate(const options& o)
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;
+    {
+        std::error_code ec;
+        if (std::filesystem::exists(p.out, ec) && !std::filesystem::is_directory(p.out, ec))
+            fail("--out '" + o.out + "': exists and is not a folder");
+    }
     p.grid = o.grid.empty() ? p.out / "grid.png" : std::filesystem::path(o.grid);
     if (!p.grid.has_filename()) fail("--grid '" + o.grid + "': not a file name");
     return p;

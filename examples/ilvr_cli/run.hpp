@@ -74,6 +74,12 @@ public:
 
     long long done() const { return done_; }
 
+    /// Ends a half-drawn terminal line (before an error message).
+    void interrupt()
+    {
+        if (enabled_ && tty_ && done_ > 0 && done_ < total_) out_ << '\n' << std::flush;
+    }
+
 private:
     std::string line(std::chrono::steady_clock::time_point now) const
     {
@@ -194,9 +200,14 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
 
     std::filesystem::create_directories(p.out);
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<ilvr::tensor> cells =
-        p.ddim ? sample_all(p, ilvr::ddim{.eta = p.eta}, model, references, bar)
-               : sample_all(p, ilvr::ddpm{.variance = p.variance}, model, references, bar);
+    std::vector<ilvr::tensor> cells;
+    try {
+        cells = p.ddim ? sample_all(p, ilvr::ddim{.eta = p.eta}, model, references, bar)
+                       : sample_all(p, ilvr::ddpm{.variance = p.variance}, model, references, bar);
+    } catch (...) {
+        bar.interrupt();
+        throw;
+    }
     if (!p.quiet) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         char line[128];

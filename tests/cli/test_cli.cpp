@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -466,4 +467,39 @@ TEST_CASE("cli: the bundled model with --batch 1 and --batch 4", "[cli][model]")
         identical += read_bytes(a / f) == read_bytes(b / f) ? 1 : 0;
     }
     WARN(identical << " of 4 samples byte-identical");
+}
+
+TEST_CASE("cli: progress lines", "[cli]")
+{
+    SECTION("not a terminal: one line per 10 %")
+    {
+        std::ostringstream err;
+        ilvr_cli::progress bar(err, false, true, 25);
+        for (int i = 0; i < 25; ++i) bar.step();
+        const std::string text = err.str();
+        CHECK(std::count(text.begin(), text.end(), '\n') == 10);
+        CHECK(text.find('\r') == std::string::npos);
+        CHECK_THAT(text, Contains("ilvr:  12% | 3/25 steps") && Contains("ilvr: 100% | 25/25 steps") &&
+                             Contains("steps/s") && Contains("elapsed") && Contains("left"));
+    }
+    SECTION("a terminal: one line rewritten in place, ended at 100 %")
+    {
+        std::ostringstream err;
+        ilvr_cli::progress bar(err, true, true, 4);
+        for (int i = 0; i < 4; ++i) bar.step();
+        const std::string text = err.str();
+        CHECK(text.front() == '\r');
+        CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+        CHECK(text.back() == '\n');
+        CHECK_THAT(text, Contains("100% | 4/4 steps"));
+    }
+    SECTION("quiet: nothing")
+    {
+        std::ostringstream err;
+        ilvr_cli::progress bar(err, false, false, 4);
+        for (int i = 0; i < 4; ++i) bar.step();
+        CHECK(err.str().empty());
+    }
+    CHECK(ilvr_cli::format_duration(59.4) == "0:59");
+    CHECK(ilvr_cli::format_duration(3725) == "1:02:05");
 }

@@ -1,4 +1,6 @@
-// Replaces the global operator new to count allocations (see alloc_counter.hpp).
+// Replaces the global operator new/delete family to count allocations (see
+// alloc_counter.hpp). Every form goes through malloc/free, so sanitizers see
+// matching pairs.
 #include "alloc_counter.hpp"
 
 #include <cstdlib>
@@ -6,15 +8,31 @@
 
 namespace {
 std::atomic<std::size_t> count{0};
+
+void* counted(std::size_t size) noexcept
+{
+    ++count;
+    return std::malloc(size ? size : 1);
 }
+} // namespace
 
 std::size_t ilvr_test::allocations() { return count.load(); }
 
 void* operator new(std::size_t size)
 {
-    ++count;
-    if (void* p = std::malloc(size ? size : 1)) return p;
+    if (void* p = counted(size)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t size)
+{
+    if (void* p = counted(size)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted(size); }
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }

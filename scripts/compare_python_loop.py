@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""A straightforward Python/PyTorch ILVR loop, as a speed baseline for the ilvr tool.
+
+It runs the DDPM sampler with ILVR of SPEC.md sections 1, 2, 4 and 6 (linear
+schedule, respaced to --steps, fixed small variance, clipped x0, every step
+conditioned, the reference noised to the proposal's level) over the same
+TorchScript model as the C++ tool, with a simple phi_N: torch's antialiased
+bicubic down, bicubic up. Its pixels are not meant to match the tool's (other
+random numbers, another cubic); its time per step is.
+
+Compare, on the same machine and thread count:
+
+    /usr/bin/python3 scripts/compare_python_loop.py --threads 1 --steps 100 --batch 8 --factor 4
+    build-cli/examples/ilvr_cli/ilvr --threads 1 --respacing 100 --batch 8 --samples 8 --factor 4 --out /tmp/ilvr-speed
+
+The script prints the loop's seconds (model loaded, warm-up call excluded) and
+the whole process's; the tool prints "sampled ... in X s" for its loop.
+Use Debian's interpreter, which has python3-torch.
+"""
+import argparse
+import math
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_DIR = os.path.join(HERE, "..", "models", "fashion-mnist-ddpm")
+
+
+def respace_count(steps, count):
+    """SPEC 2 for one section: stride (T-1)/(n-1), accumulated, rounded half to even."""
+    if count > steps:
+        raise ValueError(f"cannot keep {count} of {steps} steps")
+    stride = 1.0 if count <= 1 else (steps - 1) / (count - 1)
+    kept, cur = [], 0.0
+    for _ in range(count):
+        kept.append(int(round(cur)))  # Python's round is half to even
+        cur += stride
+    return kept
+
+
+def tables(timesteps, count):
+    """Respaced process (SPEC 1 and 2) in double: per index the step's constants."""
+    scale = 1000.0 / timesteps
+    betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
+    abar = torch.cumprod(1.0 - betas, 0)
+    tau = respace_count(timesteps, count)
+    new_betas, last = [], 1.0
+    for t in tau:
+        new_betas.append(1.0 - abar[t].item() / last)
+        last = abar[t].item()
+    b = torch.tensor(new_betas, dtype=torch.float64)
+    a = 1.0 - b
+    ab = torch.cumprod(a, 0)
+    abp = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+    pv = b * (1.0 - abp) / (1.0 - ab)
+    log_pv = torch.log(torch.cat([pv[1:2], pv[1:]]))
+    return {
+        "tau": tau,
+        "sqrt_recip": torch.sqrt(1.0 / ab).tolist(),
+        "sqrt_recipm1": torch.sqrt(1.0 / ab - 1.0).tolist(),
+        "c1": (b * torch.sqrt(abp) / (1.0 - ab)).tolist(),
+        "c2": ((1.0 - abp) * torch.sqrt(a) / (1.0 - ab)).tolist(),
+        "sigma": torch.exp(0.5 * log_pv).tolist(),
+        "abar_prev": abp.tolist(),
+    }
+
+
+def phi(x, n):
+    """Low-pass: antialiased bicubic down by n, bicubic up to the original size."""
+    size = x.shape[-2:]
+    low = F.interpolate(x, scale_factor=1.0 / n, mode="bicubic", antialias=True, align_corners=False)
+    return F.interpolate(low, size=size, mode="bicubic", align_corners=False)
+
+
+def load_reference(path, size):
+    try:
+        from PIL import Image
+    except ImportError:  # no PIL: a fixed random reference (speed is the same)
+        return torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    image = Image.open(path).convert("L").resize((size, size), Image.BICUBIC)
+    data = torch.tensor(list(image.getdata()), dtype=torch.float32).view(1, 1, size, size)
+    return data / 127.5 - 1.0
+
+
+def ilvr_loop(model, y, batch, factor, k, generator, clock):
+    """DDPM + ILVR over every step; clock[0] accumulates the seconds spent in model calls."""
+    x = torch.randn(batch, *y.shape[1:], generator=generator)
+    for i in reversed(range(len(k["tau"]))):
+        t = torch.full((batch,), k["tau"][i], dtype=torch.long)
+        t0 = time.perf_counter()
+        eps = model(x, t)
+        clock[0] += time.perf_counter() - t0
+        x0 = (k["sqrt_recip"][i] * x - k["sqrt_recipm1"][i] * eps).clamp(-1.0, 1.0)
+        mean = k["c1"][i] * x0 + k["c2"][i] * x
+        if i > 0:
+            mean = mean + k["sigma"][i] * torch.randn(x.shape, generator=generator)
+        a = k["abar_prev"][i]
+        y_a = math.sqrt(a) * y + math.sqrt(1.0 - a) * torch.randn(x.shape, generator=generator)
+        x = mean - phi(mean, factor) + phi(y_a, factor)
+    return x
+
+
+def main():
+    start = time.perf_counter()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=os.path.join(MODEL_DIR, "model.pt"))
+    p.add_argument("--reference", default=os.path.join(MODEL_DIR, "references", "t10k-0000-ankle-boot.png"))
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--timesteps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=100, help="respaced steps (one section)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--factor", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=1, help="time the loop this many times, report each")
+    args = p.parse_args()
+
+    torch.set_num_threads(args.threads)
+    model = torch.jit.load(args.model).eval()
+    y = load_reference(args.reference, args.image_size)
+    k = tables(args.timesteps, args.steps)
+    generator = torch.Generator().manual_seed(args.seed)
+    with torch.inference_mode():
+        warm = torch.zeros(args.batch, 1, args.image_size, args.image_size)
+        model(warm, torch.full((args.batch,), k["tau"][-1], dtype=torch.long))  # as the tool's probe call
+        for _ in range(args.repeat):
+            clock = [0.0]
+            t0 = time.perf_counter()
+            x = ilvr_loop(model, y, args.batch, args.factor, k, generator, clock)
+            seconds = time.perf_counter() - t0
+            print(f"python loop: {args.steps} steps, batch {args.batch}, factor {args.factor}, "
+                  f"{args.threads} thread(s): {seconds:.2f} s ({args.steps / seconds:.2f} steps/s); "
+                  f"model calls {clock[0]:.2f} s, the rest {seconds - clock[0]:.3f} s "
+                  f"({1000 * (seconds - clock[0]) / args.steps:.2f} ms/step)", flush=True)
+    assert torch.isfinite(x).all()
+    print(f"python process: {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
