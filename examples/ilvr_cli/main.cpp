@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv)
 {
+    ilvr_cli::install_stop_handlers();
     return ilvr_cli::cli_main(std::vector<std::string>(argv + 1, argv + argc), std::cout, std::cerr,
                               isatty(fileno(stderr)) == 1);
 }

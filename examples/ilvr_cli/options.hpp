@@ -95,6 +95,8 @@ struct options {
     std::string out = "out/ilvr";
     std::string grid;                       ///< "" = <out>/grid.png
     bool quiet = false;
+    std::string shard;                      ///< "I/K"; "" = the whole job
+    bool resume = false;                    ///< keep samples already written
 };
 
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
@@ -156,6 +158,11 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--out", o.out, "output folder")->capture_default_str()->type_name("DIR");
     app->add_option("--grid", o.grid, "grid image to write; default: DIR/grid.png")->type_name("FILE");
     app->add_flag("--quiet,-q", o.quiet, "no progress on stderr");
+    app->add_option("--shard", o.shard, "I/K: sample only the references r with r % K == I (0 <= I < K); "
+                                        "K processes together write every sample; no grid")
+        ->type_name("I/K");
+    app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
+                                        "the missing ones; with nothing missing, just writes the grid");
     return app;
 }
 
@@ -192,6 +199,11 @@ struct plan {
     std::vector<std::filesystem::path> references;  ///< files, folders expanded
     std::filesystem::path out, grid;
     bool quiet = false;
+    int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
+    bool resume = false;
+
+    /// Whether reference r belongs to this process's shard.
+    bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
 
     /// The job-global index of sample k of reference r at factor f: it keys the
     /// sample's noise, so its pixels do not depend on --batch (docs/tool.md).
@@ -272,7 +284,14 @@ inline plan validate(const options& o)
     if (o.batch < 1) fail("--batch " + std::to_string(o.batch) + ": must be at least 1");
     if (o.threads < 0) fail("--threads " + std::to_string(o.threads) + ": must be 0 (all cores) or more");
     p.image_size = o.image_size, p.channels = o.channels, p.learn_sigma = o.learn_sigma;
-    p.samples = o.samples, p.batch = o.batch, p.seed = o.seed, p.quiet = o.quiet;
+    p.samples = o.samples, p.batch = o.batch, p.seed = o.seed, p.quiet = o.quiet, p.resume = o.resume;
+    if (!o.shard.empty()) {
+        const auto slash = o.shard.find('/');
+        if (slash == std::string::npos || !detail::parse_int(o.shard.substr(0, slash), p.shard_index)
+            || !detail::parse_int(o.shard.substr(slash + 1), p.shard_count) || p.shard_count < 1 || p.shard_index < 0
+            || p.shard_index >= p.shard_count)
+            fail("--shard '" + o.shard + "': expected I/K with 0 <= I < K");
+    }
     p.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     // Process: schedule, T, respacing.

@@ -18,6 +18,8 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
+#include <stdexcept>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +30,28 @@
 #include <vector>
 
 namespace ilvr_cli {
+
+// ---------------------------------------------------------------------------
+// Interruption: SIGINT and SIGTERM set a flag that the sampling callback reads,
+// so the batch in flight is dropped, every PNG already written stays whole, and
+// the tool exits with 128 + the signal number. `--resume` later completes the job.
+
+inline volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" inline void on_stop_signal(int signal) { stop_signal = signal; }
+
+inline bool stop_requested() { return stop_signal != 0; }
+
+/// Thrown when a signal stopped the job.
+struct interrupted : std::runtime_error {
+    interrupted() : std::runtime_error("interrupted by signal " + std::to_string(stop_signal)) {}
+};
+
+inline void install_stop_handlers()
+{
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+}
 
 // ---------------------------------------------------------------------------
 // Progress on stderr.
@@ -150,6 +174,7 @@ std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torc
     const int size = p.image_size;
     std::vector<ilvr::tensor> cells;
     for (std::size_t r = 0; r < references.size(); ++r) {
+        if (!p.in_shard(r)) continue;
         const ilvr::tensor& reference = references[r];
         for (std::size_t f = 0; f < p.factors.size(); ++f) {
             const int factor = p.factors[f];
@@ -164,17 +189,27 @@ std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torc
 
             ilvr::ilvr_conditioner conditioner(reference, {.factor = factor, .kernel = p.kernel, .range = p.range,
                                                            .level = p.level});
-            for (int first = 0; first < p.samples; first += p.batch) {
-                const int count = std::min(p.batch, p.samples - first);
-                ilvr::tensor x({count, p.channels, size, size});
-                sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) { bar.step(); },
-                            {.first_sample = p.sample_index(r, f, first), .threads = p.threads});
-                for (int b = 0; b < count; ++b) {
-                    const auto image = x.view().batch(b, 1);
-                    ilvr::save_png(folder / ("sample-" + std::to_string(first + b) + ".png"), image);
-                    cells.emplace_back(image.shape(), std::vector<float>(image.data(), image.data() + image.size()));
+            auto file = [&](int k) { return folder / ("sample-" + std::to_string(k) + ".png"); };
+            // With --resume, samples already written are kept: save_png renames a
+            // complete temporary file into place, so an existing file is whole.
+            auto missing = [&](int k) { return !p.resume || !std::filesystem::exists(file(k)); };
+            for (int first = 0; first < p.samples;) {
+                if (!missing(first)) {
+                    ++first;
+                    continue;
                 }
+                int count = 1;  // a batch of consecutive missing samples
+                while (count < p.batch && first + count < p.samples && missing(first + count)) ++count;
+                ilvr::tensor x({count, p.channels, size, size});
+                const bool finished = sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) {
+                    bar.step();
+                    return !stop_requested();
+                }, {.first_sample = p.sample_index(r, f, first), .threads = p.threads});
+                if (!finished) throw interrupted();
+                for (int b = 0; b < count; ++b) ilvr::save_png(file(first + b), x.view().batch(b, 1));
+                first += count;
             }
+            for (int k = 0; k < p.samples; ++k) cells.push_back(ilvr::load_image(file(k), p.channels));
         }
     }
     return cells;
@@ -189,7 +224,9 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
 
     const auto steps = static_cast<long long>(p.process.timesteps.size());
     const long long batches_per_row = (p.samples + p.batch - 1) / p.batch;
-    const auto rows = static_cast<long long>(references.size() * p.factors.size());
+    long long in_shard = 0;
+    for (std::size_t r = 0; r < references.size(); ++r) in_shard += p.in_shard(r) ? 1 : 0;
+    const auto rows = in_shard * static_cast<long long>(p.factors.size());
     if (!p.quiet) {
         err << "ilvr: " << references.size() << " reference(s) x " << p.factors.size() << " factor(s) x "
             << p.samples << " sample(s), " << steps << " steps, " << p.range.to_string() << ", batch " << p.batch
@@ -216,6 +253,10 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         err << line << std::flush;
     }
 
+    if (p.shard_count > 1) {  // the shards together hold every sample; `--resume` without --shard makes the grid
+        out << "samples: " << p.out.string() << '\n' << std::flush;
+        return;
+    }
     // Grid: one row per (reference, factor).
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
     std::vector<std::string> row_labels, column_labels{"REF", "PHI_N"};
@@ -259,6 +300,9 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
     try {
         run(validate(o), out, err, err_is_tty);
         return 0;
+    } catch (const interrupted& e) {
+        err << "ilvr: " << e.what() << "; samples written so far are complete, --resume continues\n";
+        return 128 + static_cast<int>(stop_signal);
     } catch (const std::exception& e) {
         err << "ilvr: error: " << one_line(e.what()) << '\n';
         return 2;

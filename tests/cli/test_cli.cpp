@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -502,4 +503,48 @@ TEST_CASE("cli: progress lines", "[cli]")
     }
     CHECK(ilvr_cli::format_duration(59.4) == "0:59");
     CHECK(ilvr_cli::format_duration(3725) == "1:02:05");
+}
+
+TEST_CASE("cli: shards together, and an interrupted run resumed, write exactly the whole job's samples", "[cli]")
+{
+    temp_folder tmp;
+    save_module(tmp / "eps.pt", elementwise_eps);
+    auto job = [&](const fs::path& out, std::vector<std::string> extra) {
+        std::vector<std::string> args{"--model", (tmp / "eps.pt").string(), "--respacing", "6", "--samples", "3",
+                                      "--factor", "4,8", "--batch", "2", "--threads", "1", "--quiet", "--out",
+                                      out.string(), bundled("references").string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run_cli(args);
+    };
+    const fs::path whole = tmp / "whole", sharded = tmp / "sharded", resumed = tmp / "resumed";
+    REQUIRE(job(whole, {}).code == 0);
+    const auto files = files_under(whole);
+    REQUIRE(files.size() == 8 * 2 * 3 + 1);
+
+    // Three shards, then a --resume that only assembles the grid.
+    for (const char* shard : {"0/3", "1/3", "2/3"}) REQUIRE(job(sharded, {"--shard", shard}).code == 0);
+    REQUIRE_FALSE(fs::exists(sharded / "grid.png"));
+    REQUIRE(job(sharded, {"--resume"}).code == 0);
+
+    // Interrupted before its first step: exit 128 + SIGTERM, nothing partial; then
+    // some samples written, others missing; --resume completes the job.
+    ilvr_cli::stop_signal = SIGTERM;
+    const auto stopped = job(resumed, {});
+    ilvr_cli::stop_signal = 0;
+    CHECK(stopped.code == 128 + SIGTERM);
+    CHECK(stopped.err.find("--resume continues") != std::string::npos);
+    for (const auto& f : files_under(resumed)) CHECK(f.extension() != ".png");
+    REQUIRE(job(resumed, {"--shard", "1/2"}).code == 0);
+    fs::remove(resumed / "t10k-0001-pullover" / "N8" / "sample-1.png");
+    REQUIRE(job(resumed, {"--resume"}).code == 0);
+
+    for (const fs::path& out : {sharded, resumed}) {
+        REQUIRE(files_under(out) == files);
+        for (const auto& f : files) {
+            INFO(out / f);
+            CHECK(read_bytes(out / f) == read_bytes(whole / f));
+        }
+    }
+    CHECK(job(tmp / "bad", {"--shard", "3/3"}).code == 2);
+    CHECK(job(tmp / "bad", {"--shard", "x"}).code == 2);
 }
