@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -100,7 +101,7 @@ inline std::uint32_t crc32(const unsigned char* p, std::size_t n)
 /// chunk must be complete with a correct CRC, and the file must reach IEND. stb
 /// checks neither, so without this a flipped bit or a cut after the last IDAT
 /// could decode silently into a wrong image. Other formats return "".
-inline std::string png_structure_error(const std::vector<unsigned char>& bytes)
+inline std::string png_structure_error(std::span<const unsigned char> bytes)
 {
     static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (bytes.size() < 8 || !std::equal(signature, signature + 8, bytes.begin())) return "";
@@ -126,8 +127,8 @@ inline std::string png_structure_error(const std::vector<unsigned char>& bytes)
 /// Default pixel limit of load_image: 64 megapixels (an 8192 x 8192 image).
 inline constexpr std::int64_t default_max_pixels = std::int64_t{1} << 26;
 
-/// Reads an image file (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM: whatever
-/// stb_image reads; 16-bit files are reduced to 8 bits) into a [1, channels, H, W]
+/// Decodes an image held in memory (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM:
+/// whatever stb_image reads; 16-bit files are reduced to 8 bits) into a [1, channels, H, W]
 /// tensor with x = u8 / 127.5 - 1 (SPEC section 6). `channels` is 1 or 3:
 /// - grey to 3 channels: the grey value is replicated;
 /// - RGB to 1 channel: ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B of the 8-bit
@@ -141,38 +142,39 @@ inline constexpr std::int64_t default_max_pixels = std::int64_t{1} << 26;
 /// corrupt or truncated data, too large) throws ilvr::error naming the file and the
 /// reason (stb's, where stb found it).
 /// stb keeps its failure reason in a global: call this from one thread at a time.
-inline tensor load_image(const std::filesystem::path& path, int channels, std::int64_t max_pixels = default_max_pixels)
+inline tensor decode_image(std::span<const unsigned char> bytes, int channels, std::int64_t max_pixels = default_max_pixels,
+                           const std::string& name = "image in memory")
 {
+    const std::string quoted_name = "'" + name + "'";
     detail::require(channels == 1 || channels == 3, [&] {
-        return "load_image: " + detail::quoted(path) + ": channels must be 1 or 3, got " + std::to_string(channels);
+        return "decode_image: " + quoted_name + ": channels must be 1 or 3, got " + std::to_string(channels);
     });
-    const std::vector<unsigned char> bytes = detail::read_file(path, "load_image");
     detail::require(bytes.size() <= static_cast<std::size_t>(std::numeric_limits<int>::max()),
-                    [&] { return "load_image: " + detail::quoted(path) + ": file larger than 2 GiB"; });
+                    [&] { return "decode_image: " + quoted_name + ": file larger than 2 GiB"; });
     const int length = static_cast<int>(bytes.size());
 
     int w = 0, h = 0, comp = 0;
     detail::require(stbi_info_from_memory(bytes.data(), length, &w, &h, &comp) == 1, [&] {
-        return "load_image: " + detail::quoted(path) + ": not a readable image (" + detail::stb_reason() + ")";
+        return "decode_image: " + quoted_name + ": not a readable image (" + detail::stb_reason() + ")";
     });
     const std::int64_t pixels = std::int64_t{w} * h;
     detail::require(pixels <= max_pixels, [&] {
-        return "load_image: " + detail::quoted(path) + ": " + std::to_string(w) + "x" + std::to_string(h) + " = "
+        return "decode_image: " + quoted_name + ": " + std::to_string(w) + "x" + std::to_string(h) + " = "
             + std::to_string(pixels) + " pixels exceeds max_pixels = " + std::to_string(max_pixels);
     });
 
     const std::string damage = detail::png_structure_error(bytes);
-    detail::require(damage.empty(), [&] { return "load_image: " + detail::quoted(path) + ": " + damage; });
+    detail::require(damage.empty(), [&] { return "decode_image: " + quoted_name + ": " + damage; });
 
     struct stb_pixels {
         unsigned char* p;
         ~stb_pixels() { stbi_image_free(p); }
     } decoded{stbi_load_from_memory(bytes.data(), length, &w, &h, &comp, 0)};
     detail::require(decoded.p != nullptr, [&] {
-        return "load_image: " + detail::quoted(path) + ": cannot decode (" + detail::stb_reason() + ")";
+        return "decode_image: " + quoted_name + ": cannot decode (" + detail::stb_reason() + ")";
     });
     detail::require(comp >= 1 && comp <= 4 && std::int64_t{w} * h <= max_pixels, [&] {
-        return "load_image: " + detail::quoted(path) + ": decoder returned an unexpected layout";
+        return "decode_image: " + quoted_name + ": decoder returned an unexpected layout";
     });
 
     tensor out({1, channels, h, w});
@@ -195,6 +197,23 @@ inline tensor load_image(const std::filesystem::path& path, int channels, std::i
         }
     }
     return out;
+}
+
+/// Reads an image file and decodes it with decode_image (same rules and errors,
+/// naming the file).
+inline tensor load_image(const std::filesystem::path& path, int channels, std::int64_t max_pixels = default_max_pixels)
+{
+    detail::require(channels == 1 || channels == 3, [&] {
+        return "load_image: " + detail::quoted(path) + ": channels must be 1 or 3, got " + std::to_string(channels);
+    });
+    const std::vector<unsigned char> bytes = detail::read_file(path, "load_image");
+    try {
+        return decode_image(bytes, channels, max_pixels, path.string());
+    } catch (const error& e) {
+        std::string message = e.what();
+        message.replace(0, std::string("decode_image").size(), "load_image");
+        throw error(message);
+    }
 }
 
 /// The 8-bit samples of one image ([1, C, H, W], C = 1 or 3), interleaved H x W x C:
