@@ -11,6 +11,7 @@ packages=(
     dataset-fashion-mnist                      # the example's data
     libtorch-dev libopenblas0-pthread          # LibTorch adapter and the ilvr tool (fast BLAS)
     python3-torch                              # training script, Python comparison
+    libopencv-dev python3-matplotlib           # performance comparison with OpenCV, plots (scripts/perf)
 )
 
 missing=()
