@@ -11,6 +11,10 @@
 #include <span>
 #include <vector>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 namespace ilvr {
 
 namespace detail {
@@ -20,15 +24,29 @@ namespace detail {
 /// this is tap_sum's arithmetic in tap_sum's order.
 inline void resize_rows(const float* in, int cols, const axis_weights& t, float* out)
 {
+    // Blocks of 16 columns are summed over all taps in registers and stored once;
+    // the remainder accumulates in place. Either way each element is summed from
+    // 0 over m in order, so the result is bitwise tap_sum's.
+    constexpr int block = 16;
+    const int full = cols - cols % block;
     for (int o = 0; o < t.out_length; ++o) {
         float* dst = out + static_cast<std::size_t>(o) * cols;
         const float* w = &t.weight[static_cast<std::size_t>(o) * t.taps];
         const int* idx = &t.index[static_cast<std::size_t>(o) * t.taps];
-        for (int x = 0; x < cols; ++x) dst[x] = 0.0f;
+        for (int x0 = 0; x0 < full; x0 += block) {
+            float acc[block] = {};
+            for (int m = 0; m < t.taps; ++m) {
+                const float wm = w[m];
+                const float* src = in + static_cast<std::size_t>(idx[m]) * cols + x0;
+                for (int j = 0; j < block; ++j) acc[j] += wm * src[j];
+            }
+            for (int j = 0; j < block; ++j) dst[x0 + j] = acc[j];
+        }
+        for (int x = full; x < cols; ++x) dst[x] = 0.0f;
         for (int m = 0; m < t.taps; ++m) {
             const float wm = w[m];
             const float* src = in + static_cast<std::size_t>(idx[m]) * cols;
-            for (int x = 0; x < cols; ++x) dst[x] += wm * src[x];
+            for (int x = full; x < cols; ++x) dst[x] += wm * src[x];
         }
     }
 }
@@ -54,6 +72,24 @@ inline void transpose(const float* in, int rows, int cols, float* out)
     for (int r0 = 0; r0 < rows; r0 += tile)
         for (int c0 = 0; c0 < cols; c0 += tile) {
             const int r1 = std::min(r0 + tile, rows), c1 = std::min(c0 + tile, cols);
+#if defined(__SSE__)
+            if ((r1 - r0) % 4 == 0 && (c1 - c0) % 4 == 0) {  // 4 x 4 register transposes
+                for (int r = r0; r < r1; r += 4)
+                    for (int c = c0; c < c1; c += 4) {
+                        const float* src = in + static_cast<std::size_t>(r) * cols + c;
+                        __m128 a = _mm_loadu_ps(src), b = _mm_loadu_ps(src + cols);
+                        __m128 d = _mm_loadu_ps(src + 2 * static_cast<std::size_t>(cols));
+                        __m128 e = _mm_loadu_ps(src + 3 * static_cast<std::size_t>(cols));
+                        _MM_TRANSPOSE4_PS(a, b, d, e);
+                        float* dst = out + static_cast<std::size_t>(c) * rows + r;
+                        _mm_storeu_ps(dst, a);
+                        _mm_storeu_ps(dst + rows, b);
+                        _mm_storeu_ps(dst + 2 * static_cast<std::size_t>(rows), d);
+                        _mm_storeu_ps(dst + 3 * static_cast<std::size_t>(rows), e);
+                    }
+                continue;
+            }
+#endif
             for (int r = r0; r < r1; ++r)
                 for (int c = c0; c < c1; ++c)
                     out[static_cast<std::size_t>(c) * rows + r] = in[static_cast<std::size_t>(r) * cols + c];
