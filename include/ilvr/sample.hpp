@@ -115,7 +115,11 @@ public:
             detail::check_finite(eps, k, tau);
 
             const step_coefficients c = rule_.coefficients(process_.schedule, i);
-            if (c.noise) noise(noise_purpose::proposal, i, options.first_sample, z.view());
+            if (c.noise)  // per image, in parallel: draws are keyed by image, so the split does not matter
+                detail::parallel_for(shape.n, options.threads, [&](std::int64_t b, int) {
+                    noise(noise_purpose::proposal, i, options.first_sample + static_cast<std::uint64_t>(b),
+                          z.view().batch(b, 1));
+                });
             apply_step(rule_, c, samples, eps, kind, z.view(), x0.view(), options.threads);
             cond.refine(step_info{i, tau, &process_, options.first_sample, options.threads}, samples, noise);
 

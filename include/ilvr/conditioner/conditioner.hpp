@@ -22,7 +22,9 @@ struct step_info {
 
 /// A noise source fills a [B, C, H, W] view with the standard normals of images
 /// first_sample .. first_sample + B - 1 for (purpose, step): philox_noise, or
-/// replay_noise for recorded arrays.
+/// replay_noise for recorded arrays. The library calls it one image at a time,
+/// concurrently from several threads when threads > 1, so it must be safe to
+/// call from several threads at once (both of the library's are stateless).
 template <class N>
 concept noise_source = requires(const N& n, tensor_view<float> out) {
     n(noise_purpose::initial, 0, std::uint64_t{0}, out);

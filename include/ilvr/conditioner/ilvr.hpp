@@ -74,12 +74,15 @@ public:
         const auto sqrt_a = static_cast<float>(std::sqrt(a)), sqrt_1ma = static_cast<float>(std::sqrt(1.0 - a));
 
         tensor_view<float> residual = residual_.view();
-        noise(noise_purpose::reference, info.index, info.first_sample, residual);  // e, then overwritten
         const shape4 shape = proposal.shape();
         const std::size_t per_image = shape.image_size();
         const bool shared = reference_.shape().n == 1;
         const float* y = reference_.data();
+        // Per image: draw e (keyed by the image, so the split does not matter), then
+        // overwrite it with the residual.
         detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
+            noise(noise_purpose::reference, info.index, info.first_sample + static_cast<std::uint64_t>(b),
+                  residual.batch(b, 1));
             const auto off = static_cast<std::size_t>(b) * per_image;
             const float* yb = y + (shared ? 0 : off);
             float* r = residual.data() + off;
@@ -87,8 +90,12 @@ public:
             for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sqrt_a, sqrt_1ma, yb[e], r[e], x[e]);
         });
         (*filter_)(residual, residual);
-        const std::size_t n = proposal.size();
-        for (std::size_t e = 0; e < n; ++e) proposal[e] += residual[e];
+        detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            float* x = proposal.data() + off;
+            const float* r = residual.data() + off;
+            for (std::size_t e = 0; e < per_image; ++e) x[e] += r[e];
+        });
     }
 
 private:
