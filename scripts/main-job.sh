@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job from a fresh Debian 12 machine: install what is missing, configure,
-# build, and run ILVR over Fashion-MNIST, writing a grid PNG (default
-# out/fashion_mnist_ilvr.png; extra arguments go to the program, see --help).
+# build the `ilvr` tool, and run ILVR with the bundled Fashion-MNIST DDPM on a
+# bundled reference at factors N = 2, 4, 8, 16 (6 samples each, 100 respaced
+# steps), writing out/main-job/grid.png and one PNG per sample. Extra arguments
+# go to the tool (see `ilvr --help` and docs/tool.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release
-cmake --build --preset release -j 2 --target fashion_mnist_ilvr
-build/release/examples/fashion_mnist_ilvr "$@"
+cmake --build --preset release -j 2 --target ilvr_cli
+build/release/examples/ilvr_cli/ilvr --factor 2,4,8,16 --samples 6 --out out/main-job \
+    models/fashion-mnist-ddpm/references/t10k-0001-pullover.png "$@"

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <vector>
 
 TEST_CASE("Philox4x32-10 gives the published known-answer vectors", "[random]")
 {
@@ -102,6 +103,32 @@ TEST_CASE("the SIMD Philox path is bitwise the scalar one", "[random]")
             for (int w = 0; w < 4; ++w) REQUIRE(v[w][l] == b.v[w]);
         }
     }
+}
+
+TEST_CASE("the AVX2 and portable fills are bitwise the scalar philox_normal, at every length", "[random]")
+{
+#ifdef ILVR_HAVE_AVX2_PATH
+    if (!ilvr::detail::cpu_has_avx2()) return;  // nothing to compare on this CPU
+    for (const std::uint64_t sample : {0ull, 5ull, (1ull << 32) + 3}) {
+        const ilvr::noise_key key{0x1234'5678'9abc'def0ull, sample, 17, ilvr::noise_purpose::proposal};
+        const auto c3 = (key.step << 2) | static_cast<std::uint32_t>(key.purpose);
+        for (std::size_t count = 1; count <= 100; ++count) {
+            std::vector<float> out(count + 1, -7.0f);  // the extra element must stay untouched
+            ilvr::detail::fill_normals_avx2(static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(sample >> 32),
+                                            c3, 0x9abc'def0u, 0x1234'5678u, out.data(), count);
+            std::vector<float> portable(count);
+            ilvr::detail::fill_normals(static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(sample >> 32), c3,
+                                       0x9abc'def0u, 0x1234'5678u, portable.data(), count);
+            for (std::size_t e = 0; e < count; ++e) {
+                REQUIRE(out[e] == ilvr::philox_normal(key, e));
+                REQUIRE(out[e] == portable[e]);
+            }
+            REQUIRE(out[count] == -7.0f);
+        }
+    }
+#else
+    SUCCEED("no AVX2 path in this build (not GCC/Clang on x86-64)");
+#endif
 }
 
 TEST_CASE("the polynomial log, sqrt and sin/cos are accurate over their whole domain", "[random]")

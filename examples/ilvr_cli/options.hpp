@@ -97,6 +97,7 @@ struct options {
     bool quiet = false;
     std::string shard;                      ///< "I/K"; "" = the whole job
     bool resume = false;                    ///< keep samples already written
+    bool unconditional = false;             ///< sample without a reference (no ILVR)
 };
 
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
@@ -141,6 +142,9 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
                         ->type_name("R");
     range->excludes(range_t);
     range_t->excludes(range);
+    auto* unconditional = app->add_flag("--unconditional", o.unconditional,
+                                        "sample without a reference (no ILVR), for comparison: "
+                                        "OUT/unconditional/sample-<k>.png");
     app->add_option("--kernel", o.kernel, "kernel of phi_N: cubic|lanczos2|lanczos3|linear|box")->capture_default_str();
     app->add_option("--noise-level", o.noise_level, "reference noised to the proposal's level (paper) or one step "
                                                     "noisier (reference-code): paper|reference-code")
@@ -161,6 +165,8 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--shard", o.shard, "I/K: sample only the references r with r % K == I (0 <= I < K); "
                                         "K processes together write every sample; no grid")
         ->type_name("I/K");
+    for (const char* name : {"reference", "--reference", "--factor", "--range", "--range-t", "--shard"})
+        unconditional->excludes(app->get_option(name));
     app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
                                         "the missing ones; with nothing missing, just writes the grid");
     return app;
@@ -201,6 +207,7 @@ struct plan {
     bool quiet = false;
     int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
     bool resume = false;
+    bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
 
     /// Whether reference r belongs to this process's shard.
     bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
@@ -285,6 +292,10 @@ inline plan validate(const options& o)
     if (o.threads < 0) fail("--threads " + std::to_string(o.threads) + ": must be 0 (all cores) or more");
     p.image_size = o.image_size, p.channels = o.channels, p.learn_sigma = o.learn_sigma;
     p.samples = o.samples, p.batch = o.batch, p.seed = o.seed, p.quiet = o.quiet, p.resume = o.resume;
+    p.unconditional = o.unconditional;
+    if (o.unconditional && (!o.references.empty() || !o.positional.empty() || !o.range.empty() || !o.range_t.empty()
+                            || !o.shard.empty()))
+        fail("--unconditional takes no reference, --range, --range-t or --shard");
     if (!o.shard.empty()) {
         const auto slash = o.shard.find('/');
         if (slash == std::string::npos || !detail::parse_int(o.shard.substr(0, slash), p.shard_index)
@@ -318,6 +329,7 @@ inline plan validate(const options& o)
             fail("--factor " + std::to_string(n) + ": given twice");
         p.factors.push_back(n);
     }
+    if (p.unconditional) p.factors.clear();
 
     // Range.
     if (!o.range.empty() && !o.range_t.empty()) fail("--range and --range-t are mutually exclusive");
@@ -371,7 +383,7 @@ inline plan validate(const options& o)
     }
     std::vector<std::string> given = o.references;
     given.insert(given.end(), o.positional.begin(), o.positional.end());
-    if (given.empty()) given.push_back(default_reference().string());
+    if (given.empty() && !o.unconditional) given.push_back(default_reference().string());
     p.references = detail::expand_references(given);
     std::set<std::string> stems;
     for (const auto& file : p.references)

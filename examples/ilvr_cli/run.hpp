@@ -163,16 +163,58 @@ inline ilvr::torch::module_denoiser load_model(const plan& p)
     }
 }
 
-/// Samples every reference at every factor; writes the sample PNGs as they are
-/// done and returns the grid's cells (per row: reference, phi_N(reference), samples).
+/// Draws the samples 0 .. K-1 of one grid row into `folder` as sample-<k>.png,
+/// in batches of consecutive missing samples (with --resume, files already
+/// written are kept: save_png renames a complete temporary file into place, so
+/// an existing file is whole). Sample k's noise is keyed by first_index + k.
+template <class Sampler, class Conditioner>
+void sample_row(const plan& p, const Sampler& sampler, ilvr::torch::module_denoiser& model, Conditioner& conditioner,
+                const std::filesystem::path& folder, std::uint64_t first_index, progress& bar)
+{
+    std::filesystem::create_directories(folder);
+    const ilvr::philox_noise noise(p.seed);
+    auto file = [&](int k) { return folder / ("sample-" + std::to_string(k) + ".png"); };
+    auto missing = [&](int k) { return !p.resume || !std::filesystem::exists(file(k)); };
+    for (int first = 0; first < p.samples;) {
+        if (!missing(first)) {
+            ++first;
+            continue;
+        }
+        int count = 1;
+        while (count < p.batch && first + count < p.samples && missing(first + count)) ++count;
+        ilvr::tensor x({count, p.channels, p.image_size, p.image_size});
+        const bool finished = sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) {
+            bar.step();
+            return !stop_requested();
+        }, {.first_sample = first_index + static_cast<std::uint64_t>(first), .threads = p.threads});
+        if (!finished) throw interrupted();
+        for (int b = 0; b < count; ++b) ilvr::save_png(file(first + b), x.view().batch(b, 1));
+        first += count;
+    }
+}
+
+/// The sample PNGs of one row, read back for the grid.
+inline void read_row(const plan& p, const std::filesystem::path& folder, std::vector<ilvr::tensor>& cells)
+{
+    for (int k = 0; k < p.samples; ++k)
+        cells.push_back(ilvr::load_image(folder / ("sample-" + std::to_string(k) + ".png"), p.channels));
+}
+
+/// Samples every reference at every factor (or, with --unconditional, one row
+/// without conditioning); writes the sample PNGs as they are done and returns
+/// the grid's cells (per row: reference, phi_N(reference), samples).
 template <class Rule>
 std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
                                      const std::vector<ilvr::tensor>& references, progress& bar)
 {
     const ilvr::sampler sampler(p.process, rule);
-    const ilvr::philox_noise noise(p.seed);
-    const int size = p.image_size;
     std::vector<ilvr::tensor> cells;
+    if (p.unconditional) {
+        ilvr::no_conditioning none;
+        sample_row(p, sampler, model, none, p.out / "unconditional", 0, bar);
+        read_row(p, p.out / "unconditional", cells);
+        return cells;
+    }
     for (std::size_t r = 0; r < references.size(); ++r) {
         if (!p.in_shard(r)) continue;
         const ilvr::tensor& reference = references[r];
@@ -180,36 +222,15 @@ std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torc
             const int factor = p.factors[f];
             const std::filesystem::path folder =
                 p.out / p.references[r].stem() / ("N" + std::to_string(factor));
-            std::filesystem::create_directories(folder);
-
             ilvr::tensor low(reference.shape());
-            ilvr::low_pass(size, size, factor, p.kernel)(reference, low);
+            ilvr::low_pass(p.image_size, p.image_size, factor, p.kernel)(reference, low);
             cells.push_back(reference);
             cells.push_back(std::move(low));
 
             ilvr::ilvr_conditioner conditioner(reference, {.factor = factor, .kernel = p.kernel, .range = p.range,
                                                            .level = p.level});
-            auto file = [&](int k) { return folder / ("sample-" + std::to_string(k) + ".png"); };
-            // With --resume, samples already written are kept: save_png renames a
-            // complete temporary file into place, so an existing file is whole.
-            auto missing = [&](int k) { return !p.resume || !std::filesystem::exists(file(k)); };
-            for (int first = 0; first < p.samples;) {
-                if (!missing(first)) {
-                    ++first;
-                    continue;
-                }
-                int count = 1;  // a batch of consecutive missing samples
-                while (count < p.batch && first + count < p.samples && missing(first + count)) ++count;
-                ilvr::tensor x({count, p.channels, size, size});
-                const bool finished = sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) {
-                    bar.step();
-                    return !stop_requested();
-                }, {.first_sample = p.sample_index(r, f, first), .threads = p.threads});
-                if (!finished) throw interrupted();
-                for (int b = 0; b < count; ++b) ilvr::save_png(file(first + b), x.view().batch(b, 1));
-                first += count;
-            }
-            for (int k = 0; k < p.samples; ++k) cells.push_back(ilvr::load_image(file(k), p.channels));
+            sample_row(p, sampler, model, conditioner, folder, p.sample_index(r, f, 0), bar);
+            read_row(p, folder, cells);
         }
     }
     return cells;
@@ -226,8 +247,12 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const long long batches_per_row = (p.samples + p.batch - 1) / p.batch;
     long long in_shard = 0;
     for (std::size_t r = 0; r < references.size(); ++r) in_shard += p.in_shard(r) ? 1 : 0;
-    const auto rows = in_shard * static_cast<long long>(p.factors.size());
-    if (!p.quiet) {
+    const auto rows = p.unconditional ? 1 : in_shard * static_cast<long long>(p.factors.size());
+    if (!p.quiet && p.unconditional) {
+        err << "ilvr: " << p.samples << " unconditional sample(s), " << steps << " steps, batch " << p.batch << ", "
+            << p.threads << " thread(s)\n"
+            << std::flush;
+    } else if (!p.quiet) {
         err << "ilvr: " << references.size() << " reference(s) x " << p.factors.size() << " factor(s) x "
             << p.samples << " sample(s), " << steps << " steps, " << p.range.to_string() << ", batch " << p.batch
             << ", " << p.threads << " thread(s)\n"
@@ -257,8 +282,14 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         out << "samples: " << p.out.string() << '\n' << std::flush;
         return;
     }
-    // Grid: one row per (reference, factor).
+    if (p.grid.has_parent_path()) std::filesystem::create_directories(p.grid.parent_path());
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
+    if (p.unconditional) {  // grid: the samples, 8 a row
+        ilvr::save_png(p.grid, ilvr::make_grid(views, std::min(p.samples, 8), 2));
+        out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;
+        return;
+    }
+    // Grid: one row per (reference, factor).
     std::vector<std::string> row_labels, column_labels{"REF", "PHI_N"};
     for (std::size_t r = 0; r < references.size(); ++r)
         for (int factor : p.factors)
@@ -267,7 +298,6 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     for (int k = 0; k < p.samples; ++k) column_labels.push_back("#" + std::to_string(k));
     const int text_scale = 1 + p.image_size / 128;
     const ilvr::tensor grid = ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale);
-    if (p.grid.has_parent_path()) std::filesystem::create_directories(p.grid.parent_path());
     ilvr::save_png(p.grid, grid);
 
     out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;

@@ -6,6 +6,7 @@
 
 #include <ilvr/config.hpp>
 #include <ilvr/detail/normal_math.hpp>
+#include <ilvr/detail/philox_avx2.hpp>
 #include <ilvr/tensor.hpp>
 
 #include <algorithm>
@@ -110,6 +111,29 @@ inline void philox4x32_10_group(std::uint32_t v[4][4], std::uint32_t k0, std::ui
 #endif
 }
 
+/// Normals 0 .. count-1 of one image, counter words (block, c1, c2, c3) and key
+/// (k0, k1), sixteen (four Philox blocks) at a time: the blocks through SSE2
+/// Philox, the Box-Muller loop over lanes vectorises. Element 4j + w is normal w
+/// of block j, exactly as philox_normal computes it. philox_noise uses the AVX2
+/// twin (detail/philox_avx2.hpp) where the CPU has it; both give the same bits.
+inline void fill_normals(std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, std::uint32_t k0, std::uint32_t k1,
+                         float* dst, std::size_t count)
+{
+    std::uint32_t v[4][4];
+    float z[4][4];
+    for (std::size_t first = 0; first < count; first += 16) {
+        const auto block = static_cast<std::uint32_t>(first >> 2);
+        for (std::uint32_t l = 0; l < 4; ++l) v[0][l] = block + l, v[1][l] = c1, v[2][l] = c2, v[3][l] = c3;
+        philox4x32_10_group(v, k0, k1);
+        for (int l = 0; l < 4; ++l) {
+            box_muller(v[0][l], v[1][l], z[0][l], z[1][l]);
+            box_muller(v[2][l], v[3][l], z[2][l], z[3][l]);
+        }
+        const std::size_t n = std::min<std::size_t>(16, count - first);
+        for (std::size_t e = 0; e < n; ++e) dst[first + e] = z[e & 3][e >> 2];
+    }
+}
+
 } // namespace detail
 
 /// The key of one image's draw: the job's seed, the image's index in the whole
@@ -166,27 +190,15 @@ public:
     std::uint64_t seed() const { return seed_; }
 
 private:
-    // Sixteen normals (four Philox blocks) at a time: the blocks through SIMD
-    // Philox, the Box-Muller loop over lanes vectorises. Element 4j + w of the
-    // image is normal w of block j, exactly as philox_normal computes it.
     static void fill_image(const noise_key& key, float* dst, std::size_t count)
     {
         const std::uint32_t c1 = static_cast<std::uint32_t>(key.sample), c2 = static_cast<std::uint32_t>(key.sample >> 32);
         const std::uint32_t c3 = (key.step << 2) | static_cast<std::uint32_t>(key.purpose);
         const auto k0 = static_cast<std::uint32_t>(key.seed), k1 = static_cast<std::uint32_t>(key.seed >> 32);
-        std::uint32_t v[4][4];
-        float z[4][4];
-        for (std::size_t first = 0; first < count; first += 16) {
-            const auto block = static_cast<std::uint32_t>(first >> 2);
-            for (std::uint32_t l = 0; l < 4; ++l) v[0][l] = block + l, v[1][l] = c1, v[2][l] = c2, v[3][l] = c3;
-            detail::philox4x32_10_group(v, k0, k1);
-            for (int l = 0; l < 4; ++l) {
-                detail::box_muller(v[0][l], v[1][l], z[0][l], z[1][l]);
-                detail::box_muller(v[2][l], v[3][l], z[2][l], z[3][l]);
-            }
-            const std::size_t n = std::min<std::size_t>(16, count - first);
-            for (std::size_t e = 0; e < n; ++e) dst[first + e] = z[e & 3][e >> 2];
-        }
+#ifdef ILVR_HAVE_AVX2_PATH
+        if (detail::cpu_has_avx2()) return detail::fill_normals_avx2(c1, c2, c3, k0, k1, dst, count);
+#endif
+        detail::fill_normals(c1, c2, c3, k0, k1, dst, count);
     }
 
     std::uint64_t seed_;

@@ -70,11 +70,18 @@ void apply_step(const Rule&, const step_coefficients& c, tensor_view<float> x, t
         const float* eps = model_out.data() + ub * out_stride;
         const float* v = learned ? eps + per_image : eps;
         const float* zb = z.data() + ub * per_image;
-        for (std::size_t e = 0; e < per_image; ++e) {
-            const float p = predict_x0(c, xb[e], eps[e]);
-            x0b[e] = p;
-            xb[e] = Rule::proposal(c, xb[e], p, v[e], zb[e], learned);
-        }
+        // Local copies: read through a reference, the coefficients could alias
+        // the float stores, and the compiler would not vectorise the loop.
+        const step_coefficients cc = c;
+        auto run = [&](auto learned_output) {
+            for (std::size_t e = 0; e < per_image; ++e) {
+                const float p = predict_x0(cc, xb[e], eps[e]);
+                x0b[e] = p;
+                xb[e] = Rule::proposal(cc, xb[e], p, v[e], zb[e], learned_output);
+            }
+        };
+        if (learned) run(std::true_type{});  // the branch out of the loop
+        else run(std::false_type{});
     });
 }
 

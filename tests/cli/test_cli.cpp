@@ -412,6 +412,37 @@ TEST_CASE("cli: writes the layout, and sample k uses the job-global index", "[cl
     CHECK(read_bytes(tmp / "alone.png") == read_bytes(out / "t10k-0002-trouser" / "N8" / "sample-1.png"));
 }
 
+TEST_CASE("cli: --unconditional samples without a reference, keyed by k alone", "[cli]")
+{
+    temp_folder tmp;
+    save_module(tmp / "eps.pt", elementwise_eps);
+    const fs::path out = tmp / "out";
+    const auto r = run_cli({"--model", (tmp / "eps.pt").string(), "--unconditional", "--respacing", "5", "--samples",
+                            "3", "--batch", "2", "--seed", "3", "--threads", "1", "--out", out.string()});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.err, Contains("3 unconditional sample(s)"));
+    CHECK(files_under(out) == std::vector<fs::path>{"grid.png", "unconditional/sample-0.png",
+                                                    "unconditional/sample-1.png", "unconditional/sample-2.png"});
+    // Sample 2 is the library's unconditional sample with first_sample = 2.
+    ilvr::torch::module_denoiser model(tmp / "eps.pt", {.threads = 1});
+    const ilvr::sampler sampler(ilvr::respace(ilvr::noise_schedule::linear(1000), "5"), ilvr::ddpm{});
+    ilvr::no_conditioning none;
+    ilvr::tensor x({1, 1, 32, 32});
+    sampler.run(model, ilvr::philox_noise(3), x, none, ilvr::no_callback{}, {.first_sample = 2, .threads = 1});
+    ilvr::save_png(tmp / "alone.png", x);
+    CHECK(read_bytes(tmp / "alone.png") == read_bytes(out / "unconditional" / "sample-2.png"));
+
+    // It excludes everything that belongs to conditioning.
+    const std::string model_path = (tmp / "eps.pt").string();
+    require_one_line_error(run_cli({"--model", model_path, "--unconditional", "--factor", "2"}), "--factor", true);
+    require_one_line_error(run_cli({"--model", model_path, "--unconditional", "--range", "1000:200"}), "--range",
+                           true);
+    require_one_line_error(
+        run_cli({"--model", model_path, "--unconditional", bundled("references/t10k-0001-pullover.png").string()}),
+        "reference", true);
+}
+
 TEST_CASE("cli: --batch 1 and --batch 4 write byte-identical samples (batch-invariant model)", "[cli]")
 {
     temp_folder tmp;

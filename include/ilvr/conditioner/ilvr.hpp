@@ -87,7 +87,9 @@ public:
             const float* yb = y + (shared ? 0 : off);
             float* r = residual.data() + off;
             const float* x = proposal.data() + off;
-            for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sqrt_a, sqrt_1ma, yb[e], r[e], x[e]);
+            // Scalars copied: captured by reference they might alias r, blocking vectorisation.
+            const float sa = sqrt_a, s1ma = sqrt_1ma;
+            for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sa, s1ma, yb[e], r[e], x[e]);
         });
         (*filter_)(residual, residual);
         detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
