@@ -25,10 +25,12 @@ if [[ ! -x $TOOL ]]; then
     cmake --build --preset release -j 2 --target ilvr_cli
 fi
 ilvr() { "$TOOL" --seed 0 --respacing 100 "$@"; }
+enlarge() { "$PY" scripts/docs/stack_grids.py --scale 2 "$1" "" "$1"; }  # 32 x 32 cells at 2x
 
 factors() {  # how much of the reference survives, by N
     ilvr --factor 2,4,8,16,32 --samples 6 --out "$WORK/factors" --grid "$IMAGES/app_factors.png" \
         "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0009-sneaker.png"
+    enlarge "$IMAGES/app_factors.png"
 }
 
 ranges() {  # condition only the first part of the reverse process
@@ -38,7 +40,7 @@ ranges() {  # condition only the first part of the reverse process
             "$REFS/t10k-0000-ankle-boot.png" "$REFS/t10k-0013-dress.png"
         args+=("N = 4, conditioned from t = ${r%%:*} down to t = ${r##*:}" "$WORK/ranges/${r/:/-}/grid.png")
     done
-    "$PY" scripts/docs/stack_grids.py "$IMAGES/app_ranges.png" "${args[@]}"
+    "$PY" scripts/docs/stack_grids.py --scale 2 "$IMAGES/app_ranges.png" "${args[@]}"
 }
 
 translation() {  # references from another domain: colour drawings, larger than 32 x 32
@@ -46,12 +48,14 @@ translation() {  # references from another domain: colour drawings, larger than 
     ilvr --factor 4,8 --range 1000:200 --samples 6 --out "$WORK/translation" \
         --grid "$IMAGES/app_translation.png" "$INPUTS/drawing-tshirt.png" "$INPUTS/photo-boot.png" \
         "$INPUTS/drawing-trousers.png"
+    enlarge "$IMAGES/app_translation.png"
 }
 
 scribble() {  # a painted stroke becomes part of a plausible item
     [[ -f $INPUTS/scribble-pullover.png ]] || "$PY" scripts/docs/make_inputs.py
     ilvr --factor 2,4,8 --range 1000:200 --samples 6 --out "$WORK/scribble" \
         --grid "$IMAGES/app_scribble.png" "$INPUTS/scribble-pullover.png" "$INPUTS/scribble-ankle-boot.png"
+    enlarge "$IMAGES/app_scribble.png"
 }
 
 case "${1:-}" in

@@ -50,7 +50,7 @@ def shaded(size, background, fill, outline, polygons, rng, light=(0.3, 0.2)):
     bp = body.load()
     for y in range(h):
         for x in range(w):
-            lit = 0.55 + 0.45 * math.cos(math.hypot(x / w - light[0], y / h - light[1]) * 2.2)
+            lit = 0.75 + 0.25 * math.cos(math.hypot(x / w - light[0], y / h - light[1]) * 2.2)
             bp[x, y] = tuple(min(255, int(c * lit + rng.uniform(-12, 12))) for c in fill)
     img.paste(body, (0, 0), mask.filter(ImageFilter.GaussianBlur(w / 160)))
     line = ImageDraw.Draw(img)
@@ -63,18 +63,18 @@ def shaded(size, background, fill, outline, polygons, rng, light=(0.3, 0.2)):
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = random.Random(2021)
-    # A T-shirt in crayon-like pastel on a slate background.
+    # A T-shirt in crayon-like pastel on a dark slate background.
     tshirt = [(34, 22), (50, 28), (62, 28), (78, 22), (100, 40), (90, 54), (80, 48), (80, 104),
               (32, 104), (32, 48), (22, 54), (12, 40)]
-    shaded((112, 112), (60, 70, 90), (250, 200, 120), (90, 50, 20), [tshirt], rng).save(
+    shaded((112, 112), (30, 34, 46), (250, 200, 120), (90, 50, 20), [tshirt], rng).save(
         os.path.join(OUT, "drawing-tshirt.png"))
     # A boot, photo-like shading, on a dark floor.
-    boot = [(40, 14), (74, 14), (76, 70), (112, 86), (116, 108), (36, 108), (36, 60)]
-    shaded((128, 128), (40, 35, 30), (170, 90, 50), (50, 25, 10), [boot], rng, light=(0.35, 0.3)).save(
+    boot = [(62, 30), (98, 30), (100, 108), (14, 108), (16, 92), (40, 82), (60, 70)]  # toe to the left
+    shaded((128, 128), (22, 18, 16), (235, 175, 125), (50, 25, 10), [boot], rng, light=(0.35, 0.3)).save(
         os.path.join(OUT, "photo-boot.png"))
     # Trousers: two legs in bright blue.
-    legs = [(30, 8), (66, 8), (70, 92), (54, 92), (48, 34), (42, 92), (26, 92)]
-    shaded((96, 100), (20, 20, 28), (90, 140, 230), (20, 30, 80), [legs], rng).save(
+    legs = [(30, 6), (66, 6), (72, 96), (54, 96), (48, 30), (42, 96), (24, 96)]
+    shaded((96, 100), (20, 20, 28), (150, 195, 255), (20, 30, 80), [legs], rng).save(
         os.path.join(OUT, "drawing-trousers.png"))
 
     # Scribbles: a dark stripe painted across the pullover, and a bright stroke

@@ -8,6 +8,8 @@
 #include <ilvr/image/io.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
+#include "support/temp_folder.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -29,25 +31,8 @@ using Catch::StartsWith;
 
 namespace {
 
-/// A fresh folder under the system's temporary folder, removed with its contents.
-struct temp_folder {
-    fs::path path;
-    temp_folder()
-    {
-        static int counter = 0;
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("ilvr-test-cli-" + std::to_string(getpid()) + "-" +
-                                            std::to_string(counter++) + "-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~temp_folder()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_folder(const temp_folder&) = delete;
-    temp_folder& operator=(const temp_folder&) = delete;
-    fs::path operator/(const std::string& name) const { return path / name; }
+struct temp_folder : ilvr_test::temp_folder {
+    temp_folder() : ilvr_test::temp_folder("test-cli") {}
 };
 
 struct result {

@@ -5,6 +5,8 @@
 #include <ilvr/data/idx.hpp>
 #include <ilvr/image/io.hpp>
 
+#include "support/temp_folder.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -21,32 +23,8 @@ using ilvr::tensor;
 
 namespace {
 
-/// A fresh folder under the system's temporary folder, removed with its contents.
-struct temp_folder {
-    fs::path path;
-    temp_folder()
-    {
-        static int counter = 0;
-        std::random_device rd;
-        path = fs::temp_directory_path()
-            / ("ilvr-test-io-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + "-"
-               + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~temp_folder()
-    {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    temp_folder(const temp_folder&) = delete;
-    temp_folder& operator=(const temp_folder&) = delete;
-    fs::path operator/(const std::string& name) const { return path / name; }
-    std::vector<std::string> names() const
-    {
-        std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-        return out;
-    }
+struct temp_folder : ilvr_test::temp_folder {
+    temp_folder() : ilvr_test::temp_folder("test-io") {}
 };
 
 void write_bytes(const fs::path& path, const std::string& bytes)
