@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
     cmake ninja-build g++ pkg-config           # toolchain
+    clang libomp-dev                           # ThreadSanitizer preset (clang, LLVM OpenMP + Archer), fuzzers
     catch2 libbenchmark-dev                    # tests, benchmarks
     libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
     libstb-dev zlib1g-dev libcli11-dev         # images, gzip, command line
@@ -12,6 +13,7 @@ packages=(
     libtorch-dev libopenblas0-pthread          # LibTorch adapter and the ilvr tool (fast BLAS)
     python3-torch                              # training script, Python comparison
     libopencv-dev python3-matplotlib           # performance comparison with OpenCV, plots (scripts/perf)
+    python3-pil                                # evaluation and documentation scripts
 )
 
 missing=()

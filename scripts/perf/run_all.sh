@@ -50,12 +50,15 @@ for stage in "${stages[@]}"; do
         targets=(bench_low_pass bench_ilvr_step bench_sampling bench_scaling peak_memory phi_dump)
         # opencv_phi exists only where CMake found OpenCV (libopencv-dev).
         cmake --build "$BUILD" --target help | grep -q '^opencv_phi:' && targets+=(opencv_phi)
+        # bench_model exists only where LibTorch was found (libtorch-dev).
+        cmake --build "$BUILD" --target help | grep -q '^bench_model:' && targets+=(bench_model)
         cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}"
         ;;
     bench)
         bench bench_low_pass low_pass .
         bench bench_ilvr_step ilvr_step .
         bench bench_sampling sampling .
+        [ -x "$BUILD/benchmarks/bench_model" ] && bench bench_model model .
         ;;
     peers) "$py" "$root/scripts/perf/peers.py" --build "$BUILD" --out "$out/peers.json" ;;
     scaling) bash "$root/scripts/perf/scaling.sh" ;;

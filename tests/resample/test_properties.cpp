@@ -168,7 +168,8 @@ TEST_CASE("phi_N allocates nothing once built and may run in place", "[resample]
     const auto before = ilvr_test::allocations();
     phi(x, out);
     phi(x.view(), out.view());
-    REQUIRE(ilvr_test::allocations() == before);
+    if (ilvr_test::counting()) REQUIRE(ilvr_test::allocations() == before);
+    else WARN("allocations are not counted in this build (ThreadSanitizer)");
     phi(x, x);
     REQUIRE(x.values() == out.values());
 }

@@ -6,6 +6,18 @@
 #include <cstdlib>
 #include <new>
 
+#if defined(__SANITIZE_THREAD__)
+#define ILVR_TEST_NO_ALLOC_COUNT 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ILVR_TEST_NO_ALLOC_COUNT 1
+#endif
+#endif
+
+#ifdef ILVR_TEST_NO_ALLOC_COUNT
+std::size_t ilvr_test::allocations() { return 0; }
+bool ilvr_test::counting() { return false; }
+#else
 namespace {
 std::atomic<std::size_t> count{0};
 
@@ -17,6 +29,7 @@ void* counted(std::size_t size) noexcept
 } // namespace
 
 std::size_t ilvr_test::allocations() { return count.load(); }
+bool ilvr_test::counting() { return true; }
 
 void* operator new(std::size_t size)
 {
@@ -36,3 +49,4 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#endif

@@ -6,5 +6,9 @@
 #include <cstddef>
 
 namespace ilvr_test {
+/// Allocations through the global operator new so far (0 where not counting).
 std::size_t allocations();
+/// Whether allocations are counted: not under ThreadSanitizer, whose runtime
+/// links its own operator new statically, so it cannot be replaced.
+bool counting();
 }
