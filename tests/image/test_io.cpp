@@ -310,6 +310,48 @@ TEST_CASE("prepare_reference gives size x size for any aspect ratio", "[image]")
     CHECK_THROWS_AS(ilvr::prepare_reference(tensor({1, 3, 8, 8}), -4), ilvr::error);
 }
 
+TEST_CASE("prepare_reference resizes only the crop, bitwise as a full resize then crop", "[image]")
+{
+    // The reference's way (SPEC 6): resize so the short side is S, then crop the
+    // centre. prepare_reference resizes only the crop's rows and columns; every
+    // output must be the same float. Shapes below 2S on the short side, so no halving.
+    struct c_hw {
+        std::int64_t h, w;
+        int size;
+    };
+    for (auto [h, w, size] : {c_hw{23, 37, 16}, c_hw{37, 23, 16}, c_hw{5, 200, 8}, c_hw{300, 7, 12}, c_hw{3, 3, 9},
+                              c_hw{40, 41, 32}, c_hw{1, 300, 4}}) {
+        INFO(h << "x" << w << " -> " << size);
+        const tensor x = ilvr_test::normal_tensor({1, 2, h, w}, 21);
+        const double scale = static_cast<double>(size) / static_cast<double>(std::min(h, w));
+        auto target = [&](std::int64_t l) {
+            return l == std::min(h, w) ? std::int64_t{size} : std::max<std::int64_t>(size, std::llround(static_cast<double>(l) * scale));
+        };
+        const std::int64_t rh = target(h), rw = target(w);
+        const ilvr::resizer full(static_cast<int>(h), static_cast<int>(w), static_cast<int>(rh), static_cast<int>(rw),
+                                 scale, ilvr::kernels::cubic);
+        tensor resized({1, 2, rh, rw});
+        full.apply(x, resized.view());
+        const tensor out = ilvr::prepare_reference(x, size);
+        const std::int64_t top = (rh - size) / 2, left = (rw - size) / 2;
+        for (int c = 0; c < 2; ++c)
+            for (int y = 0; y < size; ++y)
+                for (int col = 0; col < size; ++col)
+                    REQUIRE(out.view()(0, c, y, col) == resized.view()(0, c, top + y, left + col));
+    }
+}
+
+TEST_CASE("prepare_reference of a long strip costs only the crop", "[image][limits]")
+{
+    // 1 x 65536 to 16 x 16: a full resize would make 16 x 1,048,576 pixels first.
+    tensor strip({1, 3, 1, 65536});
+    for (std::size_t i = 0; i < strip.size(); ++i) strip[i] = static_cast<float>(i % 7) / 7.0f;
+    const tensor out = ilvr::prepare_reference(strip, 16);
+    CHECK(out.shape() == shape4{1, 3, 16, 16});
+    // Too elongated to resize at all: a clear error, not an overflow.
+    CHECK_THROWS_WITH(ilvr::prepare_reference(tensor({1, 1, 1, 1 << 22}), 4096), Catch::Contains("too elongated"));
+}
+
 TEST_CASE("prepare_reference halves by 2x2 means, drops an odd last row, crops at (L - S) // 2", "[image]")
 {
     SECTION("8x8 -> 4: one halving, nothing else")

@@ -347,23 +347,30 @@ inline tensor prepare_reference(tensor_view<const float> image, int size)
                                     : std::max<std::int64_t>(size, std::llround(static_cast<double>(length) * scale));
     };
     const std::int64_t rh = target(a.h), rw = target(a.w);
-    tensor resized;
-    if (rh != a.h || rw != a.w) {
-        const resizer resize(static_cast<int>(a.h), static_cast<int>(a.w), static_cast<int>(rh), static_cast<int>(rw),
-                             scale, kernels::cubic);
-        resized = tensor({a.n, a.c, rh, rw});
-        resize.apply(current, resized.view());
-        current = resized.view();
-    }
+    detail::require(rh <= std::numeric_limits<int>::max() && rw <= std::numeric_limits<int>::max(), [&] {
+        return "prepare_reference: image " + s.to_string() + " is too elongated to resize to a short side of "
+            + std::to_string(size);
+    });
 
-    // 3. Centre crop.
-    tensor out({a.n, a.c, size, size});
+    // 3. Centre crop. Resizing only the rows and columns of the crop (windows of
+    // the full resize's tables, each output exactly as in the full resize) keeps
+    // the cost at size x size: a 1 x 65536 strip would otherwise be resized to
+    // 16 x 1M pixels first to keep 16 x 16 of them.
     const std::int64_t top = (rh - size) / 2, left = (rw - size) / 2;
+    tensor out({a.n, a.c, size, size});
+    if (rh != a.h || rw != a.w) {
+        const resizer resize(make_axis_weights(static_cast<int>(a.h), static_cast<int>(rh), scale, kernels::cubic,
+                                               static_cast<int>(top), size),
+                             make_axis_weights(static_cast<int>(a.w), static_cast<int>(rw), scale, kernels::cubic,
+                                               static_cast<int>(left), size));
+        resize.apply(current, out.view());
+        return out;
+    }
     for (std::size_t p = 0; p < a.planes(); ++p) {
         const float* src = current.plane(p);
         float* dst = out.view().plane(p);
         for (std::int64_t y = 0; y < size; ++y)
-            std::copy_n(src + (top + y) * rw + left, size, dst + y * size);
+            std::copy_n(src + (top + y) * a.w + left, size, dst + y * size);
     }
     return out;
 }

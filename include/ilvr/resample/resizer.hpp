@@ -122,6 +122,10 @@ public:
     {
     }
 
+    /// From tables built elsewhere, e.g. windows of a larger resize (make_axis_weights'
+    /// `first` and `count`), so the resizer writes only that crop.
+    resizer(axis_weights rows, axis_weights cols) : rows_(std::move(rows)), cols_(std::move(cols)) {}
+
     int in_height() const { return rows_.in_length; }
     int in_width() const { return cols_.in_length; }
     int out_height() const { return rows_.out_length; }
