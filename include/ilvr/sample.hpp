@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -70,14 +71,19 @@ void apply_step(const Rule&, const step_coefficients& c, tensor_view<float> x, t
         const float* eps = model_out.data() + ub * out_stride;
         const float* v = learned ? eps + per_image : eps;
         const float* zb = z.data() + ub * per_image;
-        // Local copies: read through a reference, the coefficients could alias
-        // the float stores, and the compiler would not vectorise the loop.
+        // Two passes per block of 2048 elements (8 KiB a stream, so the second pass
+        // reads x0 from L1): predict x0, then the proposal. Fused, GCC does not
+        // vectorise the clamp of x0 next to four streams ("control flow in loop",
+        // 1.8 ms instead of 0.3 ms at 3 x 256 x 256); split, both loops vectorise.
+        // The coefficients are a local copy: read through a reference they could
+        // alias the stores. Same arithmetic per element, so the same bits.
         const step_coefficients cc = c;
         auto run = [&](auto learned_output) {
-            for (std::size_t e = 0; e < per_image; ++e) {
-                const float p = predict_x0(cc, xb[e], eps[e]);
-                x0b[e] = p;
-                xb[e] = Rule::proposal(cc, xb[e], p, v[e], zb[e], learned_output);
+            for (std::size_t e0 = 0; e0 < per_image; e0 += 2048) {
+                const std::size_t e1 = std::min(per_image, e0 + 2048);
+                for (std::size_t e = e0; e < e1; ++e) x0b[e] = predict_x0(cc, xb[e], eps[e]);
+                for (std::size_t e = e0; e < e1; ++e)
+                    xb[e] = Rule::proposal(cc, xb[e], x0b[e], v[e], zb[e], learned_output);
             }
         };
         if (learned) run(std::true_type{});  // the branch out of the loop
