@@ -319,8 +319,10 @@ TEST_CASE("prepare_reference resizes only the crop, bitwise as a full resize the
         std::int64_t h, w;
         int size;
     };
-    for (auto [h, w, size] : {c_hw{23, 37, 16}, c_hw{37, 23, 16}, c_hw{5, 200, 8}, c_hw{300, 7, 12}, c_hw{3, 3, 9},
+    for (const c_hw& shape : {c_hw{23, 37, 16}, c_hw{37, 23, 16}, c_hw{5, 200, 8}, c_hw{300, 7, 12}, c_hw{3, 3, 9},
                               c_hw{40, 41, 32}, c_hw{1, 300, 4}}) {
+        const std::int64_t h = shape.h, w = shape.w;  // not structured bindings: clang 14 cannot capture those
+        const int size = shape.size;
         INFO(h << "x" << w << " -> " << size);
         const tensor x = ilvr_test::normal_tensor({1, 2, h, w}, 21);
         const double scale = static_cast<double>(size) / static_cast<double>(std::min(h, w));
