@@ -188,3 +188,25 @@ TEST_CASE("phi_N rejects impossible factors and shapes", "[resample][errors]")
     REQUIRE_THROWS_WITH(phi(a, c), Contains("built for 16x16"));
     REQUIRE_THROWS_WITH(ilvr::kernels::by_name("bicubic"), Contains("unknown resampling kernel 'bicubic'"));
 }
+
+TEST_CASE("a window of a weight table is those rows of the full table", "[resample]")
+{
+    // make_axis_weights(first, count) gives outputs first .. first+count-1 of the
+    // full resize with the same taps (zero taps may be trimmed differently).
+    for (const double scale : {0.37, 1.0, 2.5}) {
+        const int in = 23, out = static_cast<int>(23 * scale + 0.5);
+        const auto full = ilvr::make_axis_weights(in, out, scale, ilvr::kernels::cubic);
+        const int first = out / 3, count = out / 2;
+        const auto part = ilvr::make_axis_weights(in, out, scale, ilvr::kernels::cubic, first, count);
+        REQUIRE(part.out_length == count);
+        for (int o = 0; o < count; ++o) {
+            std::vector<double> a(in, 0.0), b(in, 0.0);  // each row as a dense row over the input
+            for (int m = 0; m < full.taps; ++m)
+                a[full.index[(first + o) * full.taps + m]] += full.weight[(first + o) * full.taps + m];
+            for (int m = 0; m < part.taps; ++m) b[part.index[o * part.taps + m]] += part.weight[o * part.taps + m];
+            REQUIRE(a == b);
+        }
+    }
+    CHECK_THROWS_WITH(ilvr::make_axis_weights(10, 20, 2.0, ilvr::kernels::cubic, 15, 6), Catch::Contains("window"));
+    CHECK_THROWS_WITH(ilvr::make_axis_weights(10, 20, 2.0, ilvr::kernels::cubic, -1, 2), Catch::Contains("window"));
+}
