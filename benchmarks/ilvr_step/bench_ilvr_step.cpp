@@ -3,6 +3,7 @@
 // the library's own work is timed.
 #include <ilvr/ilvr.hpp>
 
+#include "common/ilvr_step.hpp"
 #include "common/stream.hpp"
 
 #include <benchmark/benchmark.h>
@@ -18,25 +19,8 @@ void ilvr_step(benchmark::State& state)
     const auto batch = state.range(0);
     const auto factor = static_cast<int>(state.range(1));
     const int threads = static_cast<int>(state.range(2));
-    const ilvr::shape4 shape{batch, 3, 256, 256};
-    const auto base = ilvr::noise_schedule::linear(1000);
-    const auto process = ilvr::respace(base, "100");
-    const ilvr::ddpm rule{};
-    const ilvr::philox_noise noise(1);
-    ilvr::tensor x(shape), eps(shape), z(shape), x0(shape), reference({1, 3, 256, 256});
-    noise(ilvr::noise_purpose::initial, 0, 0, x.view());
-    noise(ilvr::noise_purpose::initial, 0, 1000, eps.view());
-    ilvr::ilvr_conditioner cond(reference, {.factor = factor});
-    cond.prepare(shape, process, threads);
-    int i = 50;
-    for (auto _ : state) {
-        const auto c = rule.coefficients(process.schedule, i);
-        noise(ilvr::noise_purpose::proposal, i, 0, z.view());
-        ilvr::apply_step(rule, c, x.view(), eps.view(), ilvr::model_output::eps, z.view(), x0.view(), threads);
-        cond.refine({i, process.timesteps[static_cast<std::size_t>(i)], &process, 0, threads}, x.view(), noise);
-        benchmark::DoNotOptimize(x.data());
-        i = i == 1 ? 50 : i - 1;
-    }
+    ilvr_bench::ilvr_step_fixture fixture({batch, 3, 256, 256}, ilvr::tensor({1, 3, 256, 256}), factor, threads);
+    for (auto _ : state) benchmark::DoNotOptimize(fixture.step());
     state.SetItemsProcessed(state.iterations() * batch);  // images per second
 }
 

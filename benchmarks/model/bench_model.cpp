@@ -4,6 +4,8 @@
 // a real network's time and the run's steps/s can be read off one binary.
 //
 // args: batch, threads. The run: 20 respaced steps, N = 4, every step conditioned.
+#include "common/ilvr_step.hpp"
+
 #include <ilvr/ilvr.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
@@ -43,24 +45,8 @@ void ilvr_step_model_shape(benchmark::State& state)
 {
     const auto batch = state.range(0);
     const int threads = static_cast<int>(state.range(1));
-    const ilvr::shape4 shape{batch, 1, side, side};
-    const auto process = ilvr::respace(ilvr::noise_schedule::linear(1000), "100");
-    const ilvr::ddpm rule{};
-    const ilvr::philox_noise noise(1);
-    ilvr::tensor x(shape), eps(shape), z(shape), x0(shape), reference({1, 1, side, side});
-    noise(ilvr::noise_purpose::initial, 0, 0, x.view());
-    noise(ilvr::noise_purpose::initial, 0, 1000, eps.view());
-    ilvr::ilvr_conditioner cond(reference, {.factor = 4});
-    cond.prepare(shape, process, threads);
-    int i = 50;
-    for (auto _ : state) {
-        const auto c = rule.coefficients(process.schedule, i);
-        noise(ilvr::noise_purpose::proposal, i, 0, z.view());
-        ilvr::apply_step(rule, c, x.view(), eps.view(), ilvr::model_output::eps, z.view(), x0.view(), threads);
-        cond.refine({i, process.timesteps[static_cast<std::size_t>(i)], &process, 0, threads}, x.view(), noise);
-        benchmark::DoNotOptimize(x.data());
-        i = i == 1 ? 50 : i - 1;
-    }
+    ilvr_bench::ilvr_step_fixture fixture({batch, 1, side, side}, ilvr::tensor({1, 1, side, side}), 4, threads);
+    for (auto _ : state) benchmark::DoNotOptimize(fixture.step());
     state.SetItemsProcessed(state.iterations() * batch);
 }
 
