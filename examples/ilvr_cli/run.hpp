@@ -163,76 +163,133 @@ inline ilvr::torch::module_denoiser load_model(const plan& p)
     }
 }
 
-/// Draws the samples 0 .. K-1 of one grid row into `folder` as sample-<k>.png,
-/// in batches of consecutive missing samples (with --resume, files already
-/// written are kept: save_png renames a complete temporary file into place, so
-/// an existing file is whole). Sample k's noise is keyed by first_index + k.
-template <class Sampler, class Conditioner>
-void sample_row(const plan& p, const Sampler& sampler, ilvr::torch::module_denoiser& model, Conditioner& conditioner,
-                const std::filesystem::path& folder, std::uint64_t first_index, progress& bar)
+/// One sample of the job: reference r (unused when unconditional), factor f, number k.
+struct job_sample {
+    std::size_t r = 0, f = 0;
+    int k = 0;
+};
+
+/// The file of a sample: OUT/<reference-stem>/N<factor>/sample-<k>.png, or
+/// OUT/unconditional/sample-<k>.png.
+inline std::filesystem::path sample_file(const plan& p, std::size_t r, std::size_t f, int k)
 {
-    std::filesystem::create_directories(folder);
-    const ilvr::philox_noise noise(p.seed);
-    auto file = [&](int k) { return folder / ("sample-" + std::to_string(k) + ".png"); };
-    auto missing = [&](int k) { return !p.resume || !std::filesystem::exists(file(k)); };
-    for (int first = 0; first < p.samples;) {
-        if (!missing(first)) {
-            ++first;
-            continue;
+    const std::filesystem::path folder = p.unconditional ? p.out / "unconditional"
+                                                         : p.out / p.references[r].stem() / ("N" + std::to_string(p.factors[f]));
+    return folder / ("sample-" + std::to_string(k) + ".png");
+}
+
+/// The samples this process draws, in job order: every sample of its shard,
+/// less those already written when resuming (save_png renames a complete
+/// temporary file into place, so an existing file is whole).
+inline std::vector<job_sample> samples_to_draw(const plan& p)
+{
+    std::vector<job_sample> todo;
+    auto add = [&](std::size_t r, std::size_t f) {
+        for (int k = 0; k < p.samples; ++k)
+            if (!p.resume || !std::filesystem::exists(sample_file(p, r, f, k))) todo.push_back({r, f, k});
+    };
+    if (p.unconditional) add(0, 0);
+    else
+        for (std::size_t r = 0; r < p.references.size(); ++r)
+            if (p.in_shard(r))
+                for (std::size_t f = 0; f < p.factors.size(); ++f) add(r, f);
+    return todo;
+}
+
+/// The batches: consecutive samples at the same factor, up to --batch of them,
+/// across references, so a folder sampled once per reference still fills batches.
+inline std::vector<std::vector<job_sample>> make_batches(const plan& p, const std::vector<job_sample>& todo)
+{
+    std::vector<std::vector<job_sample>> batches;
+    for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f) {
+        std::vector<job_sample> batch;
+        for (const job_sample& s : todo) {
+            if (s.f != f) continue;
+            batch.push_back(s);
+            if (static_cast<int>(batch.size()) == p.batch) batches.push_back(std::move(batch)), batch.clear();
         }
-        int count = 1;
-        while (count < p.batch && first + count < p.samples && missing(first + count)) ++count;
-        ilvr::tensor x({count, p.channels, p.image_size, p.image_size});
-        const bool finished = sampler.run(model, noise, x, conditioner, [&](const ilvr::step_event&) {
-            bar.step();
-            return !stop_requested();
-        }, {.first_sample = first_index + static_cast<std::uint64_t>(first), .threads = p.threads});
-        if (!finished) throw interrupted();
-        for (int b = 0; b < count; ++b) ilvr::save_png(file(first + b), x.view().batch(b, 1));
-        first += count;
+        if (!batch.empty()) batches.push_back(std::move(batch));
     }
+    return batches;
 }
 
-/// The sample PNGs of one row, read back for the grid.
-inline void read_row(const plan& p, const std::filesystem::path& folder, std::vector<ilvr::tensor>& cells)
-{
-    for (int k = 0; k < p.samples; ++k)
-        cells.push_back(ilvr::load_image(folder / ("sample-" + std::to_string(k) + ".png"), p.channels));
-}
+/// A noise source whose batch position b draws for job sample indices[first + b]:
+/// the images of a batch need not have consecutive indices, and each still gets
+/// exactly the noise it would get alone.
+struct indexed_noise {
+    const ilvr::philox_noise& base;
+    const std::vector<std::uint64_t>& indices;
 
-/// Samples every reference at every factor (or, with --unconditional, one row
-/// without conditioning); writes the sample PNGs as they are done and returns
-/// the grid's cells (per row: reference, phi_N(reference), samples).
+    void operator()(ilvr::noise_purpose purpose, int step, std::uint64_t first, ilvr::tensor_view<float> out) const
+    {
+        for (std::int64_t b = 0; b < out.shape().n; ++b)
+            base(purpose, step, indices[static_cast<std::size_t>(first) + static_cast<std::size_t>(b)], out.batch(b, 1));
+    }
+};
+
+/// Draws every batch and writes its PNGs as it finishes.
 template <class Rule>
-std::vector<ilvr::tensor> sample_all(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
-                                     const std::vector<ilvr::tensor>& references, progress& bar)
+void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
+                    const std::vector<ilvr::tensor>& references, const std::vector<std::vector<job_sample>>& batches,
+                    progress& bar)
 {
     const ilvr::sampler sampler(p.process, rule);
-    std::vector<ilvr::tensor> cells;
-    if (p.unconditional) {
-        ilvr::no_conditioning none;
-        sample_row(p, sampler, model, none, p.out / "unconditional", 0, bar);
-        read_row(p, p.out / "unconditional", cells);
-        return cells;
-    }
-    for (std::size_t r = 0; r < references.size(); ++r) {
-        if (!p.in_shard(r)) continue;
-        const ilvr::tensor& reference = references[r];
-        for (std::size_t f = 0; f < p.factors.size(); ++f) {
-            const int factor = p.factors[f];
-            const std::filesystem::path folder =
-                p.out / p.references[r].stem() / ("N" + std::to_string(factor));
-            ilvr::tensor low(reference.shape());
-            ilvr::low_pass(p.image_size, p.image_size, factor, p.kernel)(reference, low);
-            cells.push_back(reference);
-            cells.push_back(std::move(low));
-
-            ilvr::ilvr_conditioner conditioner(reference, {.factor = factor, .kernel = p.kernel, .range = p.range,
-                                                           .level = p.level});
-            sample_row(p, sampler, model, conditioner, folder, p.sample_index(r, f, 0), bar);
-            read_row(p, folder, cells);
+    const ilvr::philox_noise noise(p.seed);
+    for (const auto& batch : batches) {
+        const auto count = static_cast<std::int64_t>(batch.size());
+        std::vector<std::uint64_t> indices;
+        for (const job_sample& s : batch) indices.push_back(p.unconditional ? static_cast<std::uint64_t>(s.k)
+                                                                          : p.sample_index(s.r, s.f, s.k));
+        for (const job_sample& s : batch) std::filesystem::create_directories(sample_file(p, s.r, s.f, s.k).parent_path());
+        ilvr::tensor x({count, p.channels, p.image_size, p.image_size});
+        auto on_step = [&](const ilvr::step_event&) {
+            bar.step();
+            return !stop_requested();
+        };
+        const ilvr::run_options options{.first_sample = 0, .threads = p.threads};
+        const indexed_noise batch_noise{noise, indices};
+        bool finished = false;
+        if (p.unconditional) {
+            finished = sampler.run(model, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
+        } else {
+            // One reference per image ([B, C, S, S]); the batch shares the factor.
+            ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+            for (std::int64_t b = 0; b < count; ++b) {
+                const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+                std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
+            }
+            ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = p.factors[batch.front().f], .kernel = p.kernel,
+                                                                 .range = p.range, .level = p.level});
+            finished = sampler.run(model, batch_noise, x, conditioner, on_step, options);
+        }
+        if (!finished) throw interrupted();
+        for (std::int64_t b = 0; b < count; ++b) {
+            const job_sample& s = batch[static_cast<std::size_t>(b)];
+            ilvr::save_png(sample_file(p, s.r, s.f, s.k), x.view().batch(b, 1));
         }
     }
+}
+
+/// The grid's cells, read back from the files: per row (reference, factor) the
+/// reference, its phi_N and the samples; unconditional: the samples.
+inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilvr::tensor>& references)
+{
+    std::vector<ilvr::tensor> cells;
+    auto samples = [&](std::size_t r, std::size_t f) {
+        for (int k = 0; k < p.samples; ++k) cells.push_back(ilvr::load_image(sample_file(p, r, f, k), p.channels));
+    };
+    if (p.unconditional) {
+        samples(0, 0);
+        return cells;
+    }
+    for (std::size_t r = 0; r < references.size(); ++r)
+        for (std::size_t f = 0; f < p.factors.size(); ++f) {
+            ilvr::tensor low(references[r].shape());
+            ilvr::low_pass(p.image_size, p.image_size, p.factors[f], p.kernel)(references[r], low);
+            cells.push_back(references[r]);
+            cells.push_back(std::move(low));
+            samples(r, f);
+        }
     return cells;
 }
 
@@ -244,10 +301,6 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     ilvr::torch::module_denoiser model = load_model(p);
 
     const auto steps = static_cast<long long>(p.process.timesteps.size());
-    const long long batches_per_row = (p.samples + p.batch - 1) / p.batch;
-    long long in_shard = 0;
-    for (std::size_t r = 0; r < references.size(); ++r) in_shard += p.in_shard(r) ? 1 : 0;
-    const auto rows = p.unconditional ? 1 : in_shard * static_cast<long long>(p.factors.size());
     if (!p.quiet && p.unconditional) {
         err << "ilvr: " << p.samples << " unconditional sample(s), " << steps << " steps, batch " << p.batch << ", "
             << p.threads << " thread(s)\n"
@@ -258,14 +311,15 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
             << ", " << p.threads << " thread(s)\n"
             << std::flush;
     }
-    progress bar(err, err_is_tty, !p.quiet, rows * batches_per_row * steps);
+    const auto todo = samples_to_draw(p);
+    const auto batches = make_batches(p, todo);
+    progress bar(err, err_is_tty, !p.quiet, static_cast<long long>(batches.size()) * steps);
 
     std::filesystem::create_directories(p.out);
     const auto start = std::chrono::steady_clock::now();
-    std::vector<ilvr::tensor> cells;
     try {
-        cells = p.ddim ? sample_all(p, ilvr::ddim{.eta = p.eta}, model, references, bar)
-                       : sample_all(p, ilvr::ddpm{.variance = p.variance}, model, references, bar);
+        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
+        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
     } catch (...) {
         bar.interrupt();
         throw;
@@ -273,16 +327,16 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     if (!p.quiet) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         char line[128];
-        std::snprintf(line, sizeof line, "ilvr: sampled %lld image(s) in %.2f s\n",
-                      rows * static_cast<long long>(p.samples), seconds);
+        std::snprintf(line, sizeof line, "ilvr: sampled %lld image(s) in %.2f s\n", static_cast<long long>(todo.size()),
+                      seconds);
         err << line << std::flush;
     }
-
     if (p.shard_count > 1) {  // the shards together hold every sample; `--resume` without --shard makes the grid
         out << "samples: " << p.out.string() << '\n' << std::flush;
         return;
     }
     if (p.grid.has_parent_path()) std::filesystem::create_directories(p.grid.parent_path());
+    const std::vector<ilvr::tensor> cells = grid_cells(p, references);
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
     if (p.unconditional) {  // grid: the samples, 8 a row
         ilvr::save_png(p.grid, ilvr::make_grid(views, std::min(p.samples, 8), 2));

@@ -450,6 +450,20 @@ TEST_CASE("cli: --batch 1 and --batch 4 write byte-identical samples (batch-inva
     }
 }
 
+TEST_CASE("cli: batches are filled across references", "[cli]")
+{
+    // One sample of each of the 8 bundled references at one factor: with --batch 8
+    // a single batch (5 network calls for 5 steps), not 8 batches of one.
+    temp_folder tmp;
+    save_module(tmp / "eps.pt", elementwise_eps);
+    const auto r = run_cli({"--model", (tmp / "eps.pt").string(), "--respacing", "5", "--samples", "1", "--batch", "8",
+                            "--threads", "1", "--out", (tmp / "out").string(), bundled("references").string()});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.err, Contains("100% | 5/5 steps") && Contains("sampled 8 image(s)"));
+    CHECK(files_under(tmp / "out").size() == 8 + 1);
+}
+
 TEST_CASE("cli: the bundled model with --batch 1 and --batch 4", "[cli][model]")
 {
     // A real network's float rounding can depend on the batch size (BLAS picks
