@@ -1,22 +1,15 @@
 // phi_N on a 3 x 256 x 256 float image (and other sizes): time per image and bytes/s.
 #include <ilvr/low_pass.hpp>
 
+#include "common/random_image.hpp"
 #include "common/stream.hpp"
 
 #include <benchmark/benchmark.h>
 
-#include <random>
 
 namespace {
 
-ilvr::tensor random_image(ilvr::shape4 shape)
-{
-    std::mt19937 gen(1);
-    std::normal_distribution<float> dist;
-    ilvr::tensor t(shape);
-    for (auto& v : t.values()) v = dist(gen);
-    return t;
-}
+using ilvr_bench::random_image;
 
 // args: side, factor, threads
 void low_pass(benchmark::State& state)

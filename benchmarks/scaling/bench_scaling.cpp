@@ -7,25 +7,18 @@
 #include <ilvr/ilvr.hpp>
 
 #include "common/ilvr_step.hpp"
+#include "common/random_image.hpp"
 #include "common/stream.hpp"
 
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 namespace {
 
 constexpr int channels = 3;
 
-ilvr::tensor random_image(ilvr::shape4 shape)
-{
-    std::mt19937 gen(1);
-    std::normal_distribution<float> dist;
-    ilvr::tensor t(shape);
-    for (auto& v : t.values()) v = dist(gen);
-    return t;
-}
+using ilvr_bench::random_image;
 
 void set_elements(benchmark::State& state, std::int64_t per_iteration)
 {
