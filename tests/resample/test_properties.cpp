@@ -210,3 +210,33 @@ TEST_CASE("a window of a weight table is those rows of the full table", "[resamp
     CHECK_THROWS_WITH(ilvr::make_axis_weights(10, 20, 2.0, ilvr::kernels::cubic, 15, 6), Catch::Contains("window"));
     CHECK_THROWS_WITH(ilvr::make_axis_weights(10, 20, 2.0, ilvr::kernels::cubic, -1, 2), Catch::Contains("window"));
 }
+
+TEST_CASE("both builds of the row pass are bitwise tap_sum, at every block boundary", "[resample]")
+{
+    // The AVX2 build sums 64-, then 8-column blocks, then a tail; the portable one
+    // 16-column blocks. Widths around each boundary check every branch against the
+    // one definition of the arithmetic, tap_sum.
+    for (const int cols : {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 71, 72, 73, 128, 137, 200}) {
+        const auto t = ilvr::make_axis_weights(37, 11, 11.0 / 37.0, kernels::cubic);
+        const tensor in = ilvr_test::normal_tensor({1, 1, 37, cols}, static_cast<unsigned>(cols));
+        std::vector<float> expected(static_cast<std::size_t>(t.out_length) * cols);
+        for (int o = 0; o < t.out_length; ++o)
+            for (int x = 0; x < cols; ++x)
+                expected[static_cast<std::size_t>(o) * cols + x] = ilvr::detail::tap_sum(
+                    &t.weight[static_cast<std::size_t>(o) * t.taps], &t.index[static_cast<std::size_t>(o) * t.taps],
+                    t.taps, in.data() + x, cols);
+        std::vector<float> portable(expected.size()), dispatched(expected.size());
+        ilvr::detail::resize_rows_portable(in.data(), cols, t, portable.data());
+        ilvr::detail::resize_rows(in.data(), cols, t, dispatched.data());
+        INFO("cols = " << cols);
+        CHECK(portable == expected);
+        CHECK(dispatched == expected);
+#ifdef ILVR_HAVE_AVX2_PATH
+        if (ilvr::detail::cpu_has_avx2()) {
+            std::vector<float> avx2(expected.size());
+            ilvr::detail::resize_rows_avx2(in.data(), cols, t, avx2.data());
+            CHECK(avx2 == expected);
+        }
+#endif
+    }
+}

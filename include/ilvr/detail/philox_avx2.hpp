@@ -2,11 +2,12 @@
 // and Box-Muller over eight lanes, chosen at run time where the CPU has AVX2.
 // Bitwise equal to the scalar and SSE2 paths (tested): the same integer
 // arithmetic, and float code compiled without FMA, so no contraction changes
-// a rounding. Only GCC and Clang on x86-64 host code.
+// a rounding (detail/cpu.hpp).
 #pragma once
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
-#define ILVR_HAVE_AVX2_PATH 1
+#include <ilvr/detail/cpu.hpp>
+
+#ifdef ILVR_HAVE_AVX2_PATH
 #include <ilvr/detail/normal_math.hpp>
 
 #include <immintrin.h>
@@ -16,21 +17,14 @@
 
 namespace ilvr::detail {
 
-/// Whether this CPU runs the AVX2 path (asked once; a constant afterwards).
-inline bool cpu_has_avx2()
-{
-    static const bool has = __builtin_cpu_supports("avx2");
-    return has;
-}
-
 /// Philox4x32-10 on eight blocks: c[w] holds word w of blocks 0..7.
 /// _mm256_mul_epu32 multiplies the even lanes to 64 bits; the odd lanes are
 /// shifted down first, and blends put the low and high halves back in lane order.
-__attribute__((target("avx2"))) inline void philox4x32_10_x8(__m256i c[4], std::uint32_t k0, std::uint32_t k1)
+ILVR_TARGET_AVX2 inline void philox4x32_10_x8(__m256i c[4], std::uint32_t k0, std::uint32_t k1)
 {
     const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
     const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
-    auto mul = [](__m256i a, __m256i m, __m256i& hi, __m256i& lo) __attribute__((target("avx2"))) {
+    auto mul = [](__m256i a, __m256i m, __m256i& hi, __m256i& lo) ILVR_TARGET_AVX2 {
         const __m256i even = _mm256_mul_epu32(a, m), odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
         lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
         hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
@@ -50,7 +44,7 @@ __attribute__((target("avx2"))) inline void philox4x32_10_x8(__m256i c[4], std::
 
 /// Normals 0 .. count-1 of one image: counter words (block, c1, c2, c3), key
 /// (k0, k1); element 4j + w is normal w of block j, as philox_normal defines it.
-__attribute__((target("avx2"))) inline void fill_normals_avx2(std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
+ILVR_TARGET_AVX2 inline void fill_normals_avx2(std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
                                                               std::uint32_t k0, std::uint32_t k1, float* dst,
                                                               std::size_t count)
 {
