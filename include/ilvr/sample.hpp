@@ -4,6 +4,7 @@
 
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/denoiser.hpp>
+#include <ilvr/detail/cpu.hpp>
 #include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/random.hpp>
@@ -79,12 +80,14 @@ void apply_step(const Rule&, const step_coefficients& c, tensor_view<float> x, t
         // alias the stores. Same arithmetic per element, so the same bits.
         const step_coefficients cc = c;
         auto run = [&](auto learned_output) {
-            for (std::size_t e0 = 0; e0 < per_image; e0 += 2048) {
-                const std::size_t e1 = std::min(per_image, e0 + 2048);
-                for (std::size_t e = e0; e < e1; ++e) x0b[e] = predict_x0(cc, xb[e], eps[e]);
-                for (std::size_t e = e0; e < e1; ++e)
-                    xb[e] = Rule::proposal(cc, xb[e], x0b[e], v[e], zb[e], learned_output);
-            }
+            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
+                for (std::size_t e0 = 0; e0 < per_image; e0 += 2048) {
+                    const std::size_t e1 = std::min(per_image, e0 + 2048);
+                    for (std::size_t e = e0; e < e1; ++e) x0b[e] = predict_x0(cc, xb[e], eps[e]);
+                    for (std::size_t e = e0; e < e1; ++e)
+                        xb[e] = Rule::proposal(cc, xb[e], x0b[e], v[e], zb[e], learned_output);
+                }
+            });
         };
         if (learned) run(std::true_type{});  // the branch out of the loop
         else run(std::false_type{});

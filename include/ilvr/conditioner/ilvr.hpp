@@ -5,6 +5,7 @@
 
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/conditioner/conditioning_range.hpp>
+#include <ilvr/detail/cpu.hpp>
 #include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/low_pass.hpp>
@@ -89,14 +90,18 @@ public:
             const float* x = proposal.data() + off;
             // Scalars copied: captured by reference they might alias r, blocking vectorisation.
             const float sa = sqrt_a, s1ma = sqrt_1ma;
-            for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sa, s1ma, yb[e], r[e], x[e]);
+            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
+                for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sa, s1ma, yb[e], r[e], x[e]);
+            });
         });
         (*filter_)(residual, residual);
         detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
             const auto off = static_cast<std::size_t>(b) * per_image;
             float* x = proposal.data() + off;
             const float* r = residual.data() + off;
-            for (std::size_t e = 0; e < per_image; ++e) x[e] += r[e];
+            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
+                for (std::size_t e = 0; e < per_image; ++e) x[e] += r[e];
+            });
         });
     }
 

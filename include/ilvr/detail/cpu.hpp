@@ -14,15 +14,15 @@
 
 // A loop body shared by the baseline and the AVX2 build must be inlined into
 // each, so that each is vectorised for its own target.
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define ILVR_ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define ILVR_ALWAYS_INLINE
 #endif
 
-#ifdef ILVR_HAVE_AVX2_PATH
 namespace ilvr::detail {
 
+#ifdef ILVR_HAVE_AVX2_PATH
 /// Whether this CPU runs the AVX2 paths (asked once; a constant afterwards).
 inline bool cpu_has_avx2()
 {
@@ -30,5 +30,23 @@ inline bool cpu_has_avx2()
     return has;
 }
 
-} // namespace ilvr::detail
+template <class Body>
+ILVR_TARGET_AVX2 inline void call_avx2(Body& body)
+{
+    body();
+}
 #endif
+
+/// Runs an elementwise loop compiled for AVX2 where the CPU has it, else for the
+/// baseline. `body` must be a lambda marked ILVR_ALWAYS_INLINE, so that its loops
+/// are inlined into, and vectorised for, each build.
+template <class Body>
+inline void vectorised(Body&& body)
+{
+#ifdef ILVR_HAVE_AVX2_PATH
+    if (cpu_has_avx2()) return call_avx2(body);
+#endif
+    body();
+}
+
+} // namespace ilvr::detail
