@@ -32,6 +32,7 @@ int main(int argc, char** argv)
     const auto base = ilvr::noise_schedule::linear(1000);
     const ilvr::sampler sampler(ilvr::respace(base, std::to_string(steps)), ilvr::ddpm{});
     ilvr::gaussian_prior_denoiser model(base, 0.5);
+    model.set_threads(static_cast<int>(threads));
     ilvr::tensor reference({1, c, h, w});
     for (std::size_t e = 0; e < reference.size(); ++e) reference[e] = static_cast<float>(e % 255) / 127.5f - 1.0f;
     ilvr::tensor x({batch, c, h, w});

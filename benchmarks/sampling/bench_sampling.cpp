@@ -16,6 +16,7 @@ void ilvr_run(benchmark::State& state)
     const auto base = ilvr::noise_schedule::linear(1000);
     const ilvr::sampler sampler(ilvr::respace(base, "20"), ilvr::ddpm{});
     ilvr::gaussian_prior_denoiser model(base, 0.5);
+    model.set_threads(threads);
     ilvr::tensor reference({1, 3, side, side});
     ilvr::ilvr_conditioner cond(reference, {.factor = 8});
     ilvr::tensor x({batch, 3, side, side});

@@ -65,6 +65,7 @@ void scaling_ilvr_run(benchmark::State& state)
     const auto base = ilvr::noise_schedule::linear(1000);
     const ilvr::sampler sampler(ilvr::respace(base, "20"), ilvr::ddpm{});
     ilvr::gaussian_prior_denoiser model(base, 0.5);
+    model.set_threads(threads);
     ilvr::ilvr_conditioner cond(random_image({1, channels, side, side}), {.factor = 8});
     ilvr::tensor x({batch, channels, side, side});
     for (auto _ : state) {

@@ -128,7 +128,7 @@ public:
             const auto& out = call_denoiser(model, samples, t, k, tau);
             const tensor_view<const float> eps = as_view(out);
             const model_output kind = detail::check_model_output(shape, eps.shape(), k);
-            detail::check_finite(eps, k, tau);
+            detail::check_finite(eps, k, tau, options.threads);
 
             const step_coefficients c = rule_.coefficients(process_.schedule, i);
             if (c.noise)  // per image, in parallel: draws are keyed by image, so the split does not matter

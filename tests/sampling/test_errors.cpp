@@ -92,6 +92,14 @@ TEST_CASE("bad denoiser outputs stop sampling with the step named", "[sampling][
         return out;
     };
     REQUIRE_THROWS_WITH(sampler.run(nan_at_third, noise, x), Contains("NaN or Inf at step 2"));
+    calls = 0;  // the scan is split by image on two threads; a NaN in the second image is still found
+    auto nan_in_second = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t>) {
+        ilvr::tensor out(in.shape());
+        if (++calls == 2) out[out.size() - 1] = std::numeric_limits<float>::quiet_NaN();
+        return out;
+    };
+    REQUIRE_THROWS_WITH(sampler.run(nan_in_second, noise, x, ilvr::no_conditioning{}, ilvr::no_callback{}, {0, 2}),
+                        Contains("NaN or Inf at step 1"));
     auto throws = [](ilvr::tensor_view<const float>, std::span<const std::int64_t>) -> ilvr::tensor {
         throw std::runtime_error("network failed");
     };

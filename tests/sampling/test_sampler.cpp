@@ -149,6 +149,11 @@ TEST_CASE("a sample does not depend on batch size, thread count or backend", "[s
     ilvr::ilvr_conditioner cond(reference, options);
     ilvr::tensor raw({2, 1, 16, 16});
     sampler.run(prior, noise, raw, cond);
+    ilvr::tensor split(raw.shape());  // the denoiser's own threads change nothing either
+    prior.set_threads(2);
+    sampler.run(prior, noise, split, cond, ilvr::no_callback{}, {0, 2});
+    REQUIRE(split.values() == raw.values());
+    prior.set_threads(1);
 #ifdef ILVR_TEST_EIGEN
     ilvr::eigen::tensor4 e(2, 1, 16, 16);
     sampler.run(prior, noise, e, cond);
