@@ -2,8 +2,6 @@
 // float32 intermediate. Ref: SPEC.md section 5.
 #pragma once
 
-
-
 #include <ilvr/detail/cpu.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/resample/axis_weights.hpp>
