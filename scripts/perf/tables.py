@@ -3,9 +3,10 @@
 
 Every table in that page sits between `<!-- table:NAME -->` and `<!-- end -->`;
 with --update the blocks are replaced in place, so the page never holds a figure
-the JSON does not. Without it the tables are printed.
+the JSON does not; --check exits 1 if a block differs from what the JSON gives
+(a ctest runs it). Without either the tables are printed.
 
-    /usr/bin/python3 scripts/perf/tables.py [--perf docs/perf] [--update docs/performance.md]
+    /usr/bin/python3 scripts/perf/tables.py [--perf docs/perf] [--update | --check docs/performance.md]
 """
 import argparse
 import json
@@ -198,24 +199,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--perf", default=os.path.join(ROOT, "docs", "perf"))
     parser.add_argument("--update", help="a markdown file whose table blocks are rewritten in place")
+    parser.add_argument("--check", help="a markdown file whose table blocks must match the JSON")
     args = parser.parse_args()
-    if not args.update:
+    page = args.update or args.check
+    if not page:
         for name, make in TABLES.items():
             print(f"<!-- table:{name} -->\n{make(args.perf)}\n<!-- end -->\n")
         return 0
-    text = open(args.update).read()
-    found = set()
+    text = open(page).read()
+    found, stale = set(), []
 
     def replace(m):
         name = m.group(1)
         if name not in TABLES:
-            sys.exit(f"tables.py: {args.update} names an unknown table '{name}'")
+            sys.exit(f"tables.py: {page} names an unknown table '{name}'")
         found.add(name)
-        return f"<!-- table:{name} -->\n{TABLES[name](args.perf)}\n<!-- end -->"
+        block = f"<!-- table:{name} -->\n{TABLES[name](args.perf)}\n<!-- end -->"
+        if block != m.group(0):
+            stale.append(name)
+        return block
 
-    text = re.sub(r"<!-- table:(\w+) -->\n.*?<!-- end -->", replace, text, flags=re.S)
-    open(args.update, "w").write(text)
-    print(f"tables.py: rewrote {len(found)} tables in {args.update}: {', '.join(sorted(found))}")
+    new_text = re.sub(r"<!-- table:(\w+) -->\n.*?<!-- end -->", replace, text, flags=re.S)
+    if args.check:
+        if stale:
+            print(f"tables.py: {page} differs from {args.perf} in: {', '.join(stale)}; "
+                  f"run scripts/perf/tables.py --update {page}", file=sys.stderr)
+            return 1
+        print(f"tables.py: the {len(found)} tables of {page} match {args.perf}")
+        return 0
+    open(page, "w").write(new_text)
+    print(f"tables.py: rewrote {len(found)} tables in {page}: {', '.join(sorted(found))}")
     return 0
 
 
