@@ -240,3 +240,22 @@ TEST_CASE("both builds of the row pass are bitwise tap_sum, at every block bound
 #endif
     }
 }
+
+TEST_CASE("the width pass in transposed strips is bitwise the direct gather, at every strip boundary", "[resample]")
+{
+    // resize_cols_transposed turns transposed_strip rows at a time; plane heights
+    // around multiples of it check the partial last strip against resize_cols,
+    // which applies tap_sum along each row directly.
+    constexpr int strip = ilvr::detail::transposed_strip;
+    for (const auto& [in_length, out_length, scale] : {std::tuple{37, 11, 11.0 / 37.0}, std::tuple{11, 37, 37.0 / 11.0}})
+        for (const int rows : {1, 5, strip - 1, strip, strip + 1, 2 * strip + 3}) {
+            const auto t = ilvr::make_axis_weights(in_length, out_length, scale, kernels::cubic);
+            const tensor in = ilvr_test::normal_tensor({1, 1, rows, in_length}, static_cast<unsigned>(rows));
+            std::vector<float> direct(static_cast<std::size_t>(rows) * out_length), turned(direct.size());
+            std::vector<float> scratch(static_cast<std::size_t>(std::min(rows, strip)) * (in_length + out_length));
+            ilvr::detail::resize_cols(in.data(), rows, t, direct.data());
+            ilvr::detail::resize_cols_transposed(in.data(), rows, t, turned.data(), scratch.data());
+            INFO("rows = " << rows << ", " << in_length << " -> " << out_length);
+            CHECK(turned == direct);
+        }
+}
