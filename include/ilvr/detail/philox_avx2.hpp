@@ -45,8 +45,7 @@ ILVR_TARGET_AVX2 inline void philox4x32_10_x8(__m256i c[4], std::uint32_t k0, st
 /// Normals 0 .. count-1 of one image: counter words (block, c1, c2, c3), key
 /// (k0, k1); element 4j + w is normal w of block j, as philox_normal defines it.
 ILVR_TARGET_AVX2 inline void fill_normals_avx2(std::uint32_t c1, std::uint32_t c2, std::uint32_t c3,
-                                                              std::uint32_t k0, std::uint32_t k1, float* dst,
-                                                              std::size_t count)
+                                               std::uint32_t k0, std::uint32_t k1, float* dst, std::size_t count)
 {
     alignas(32) std::uint32_t words[4][8];
     alignas(32) float z[4][8];
