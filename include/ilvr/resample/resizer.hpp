@@ -165,13 +165,12 @@ inline void resize_cols_transposed(const float* in, int rows, const axis_weights
     const auto in_length = static_cast<std::size_t>(t.in_length), out_length = static_cast<std::size_t>(t.out_length);
     for (int r0 = 0; r0 < rows; r0 += transposed_strip) {
         const int n = std::min(transposed_strip, rows - r0);
-        float* turned_in = scratch;                                                   // [in_length, n]
-        float* turned_out = scratch + in_length * static_cast<std::size_t>(n);       // [out_length, n]
-        transpose(in + static_cast<std::size_t>(r0) * in_length, in_length, n, t.in_length, turned_in,
-                  static_cast<std::size_t>(n));
+        const auto first = static_cast<std::size_t>(r0), strip = static_cast<std::size_t>(n);
+        float* turned_in = scratch;                       // [in_length, n]
+        float* turned_out = scratch + in_length * strip;  // [out_length, n]
+        transpose(in + first * in_length, in_length, n, t.in_length, turned_in, strip);
         resize_rows(turned_in, n, t, turned_out);
-        transpose(turned_out, static_cast<std::size_t>(n), t.out_length, n, out + static_cast<std::size_t>(r0) * out_length,
-                  out_length);
+        transpose(turned_out, strip, t.out_length, n, out + first * out_length, out_length);
     }
 }
 
