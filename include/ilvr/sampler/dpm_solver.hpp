@@ -19,9 +19,19 @@ namespace ilvr {
 ///     x_t = (sigma_t / sigma_s) x_s + alpha_t (1 - e^-h) D,
 /// D = x0_s on the first step (first order) and otherwise
 /// D = (1 + 1/(2r)) x0_s - 1/(2r) x0_prev with r = h_prev / h. The last step
-/// lands on the clean level (sigma_t = 0), where x_t = D = x0_s.
+/// lands on the clean level (sigma_t = 0), where x_t = D = x0_s (Lu et al.'s
+/// "denoise to zero"). With fewer than 15 steps before it, the step landing on
+/// tau[0] is first order too (their "lower order final"): there the log-SNR step
+/// is several times the previous one, and the linear extrapolation of x0 over it
+/// costs more than it gains.
 struct dpmpp_2m {
-    bool clip_denoised = true;  ///< clamp the predicted x0 to [-1, 1]
+    bool clip_denoised = true;      ///< clamp the predicted x0 to [-1, 1]
+    bool lower_order_final = true;  ///< first order on the step landing on tau[0] when K - 1 < 15
+
+    /// Clamps the predicted x0 to [-1, 1].
+    dpmpp_2m() = default;
+    /// `clip_denoised`: whether to clamp the predicted x0 to [-1, 1].
+    explicit dpmpp_2m(bool clip) : clip_denoised(clip) {}
 
     /// Allocates the history buffer; the history starts empty.
     void prepare(const solver_setup& setup)
@@ -48,7 +58,8 @@ struct dpmpp_2m {
             h = lambda_t - lambda_s;
             c_x = std::sqrt((1.0 - abp) / (1.0 - ab));
             c_d = std::sqrt(abp) * -std::expm1(-h);
-            if (has_previous_) {
+            const bool lower = lower_order_final && i == 1 && s.steps() - 1 < 15;
+            if (has_previous_ && !lower) {
                 const double r = previous_h_ / h;
                 w_now = 1.0 + 1.0 / (2.0 * r);
                 w_prev = -1.0 / (2.0 * r);
@@ -56,7 +67,7 @@ struct dpmpp_2m {
         }
         const auto fcx = static_cast<float>(c_x), fcd = static_cast<float>(c_d);
         const auto fnow = static_cast<float>(w_now), fprev = static_cast<float>(w_prev);
-        const bool clip = clip_denoised, second = has_previous_ && abp < 1.0;
+        const bool clip = clip_denoised, second = w_prev != 0.0;
         const std::size_t per_image = s.sample().shape().image_size();
         tensor_view<float> x = s.sample(), x0 = s.predicted_x0(), prev = previous_.view();
         detail::parallel_for(x.shape().n, s.threads(), [&](std::int64_t b, int) {

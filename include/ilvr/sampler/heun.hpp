@@ -23,6 +23,11 @@ namespace ilvr {
 struct heun {
     bool clip_denoised = true;  ///< clamp the predicted x0 to [-1, 1] (d is then (x~ - x0) / sigma)
 
+    /// Clamps the predicted x0 to [-1, 1].
+    heun() = default;
+    /// `clip_denoised`: whether to clamp the predicted x0 to [-1, 1].
+    explicit heun(bool clip) : clip_denoised(clip) {}
+
     /// Allocates the two work buffers.
     void prepare(const solver_setup& setup)
     {
