@@ -362,6 +362,7 @@ inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilv
 inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
 {
     const std::vector<ilvr::tensor> references = load_references(p);
+    if (p.conditioning == plan::mode::inpaint) (void)load_mask(p);  // a bad mask is reported before the model loads
     ilvr::torch::module_denoiser model = load_model(p);
 
     const auto steps = static_cast<long long>(p.process.timesteps.size());
