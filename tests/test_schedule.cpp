@@ -1,4 +1,4 @@
-// Noise schedules against the reference's float64 tables (SPEC section 1).
+// Noise schedules against the reference's float64 tables (docs/spec.md section 1).
 #include "support/golden.hpp"
 
 #include <ilvr/schedule.hpp>

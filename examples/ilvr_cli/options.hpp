@@ -134,7 +134,7 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--respacing", o.respacing, "steps to sample: a count (\"100\"), counts per section "
                                                 "(\"10,20\") or \"ddimN\"")
         ->capture_default_str()
-        ->type_name("SPEC");
+        ->type_name("STEPS");
     app->add_option("--factor", o.factors, "downsampling factor N of phi_N; repeat it or give a comma list for a sweep")
         ->delimiter(',')
         ->capture_default_str()

@@ -1,7 +1,8 @@
 // Counter-based Gaussian noise: every draw is a pure function of
 // (seed, sample index in the job, step, purpose, element), so results do not
 // depend on batch size, thread count or device.
-// Ref: Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011 (Philox4x32-10).
+// Ref: Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011 (Philox4x32-10);
+// docs/spec.md section 8 (the counter layout and the noise streams).
 #pragma once
 
 #include <ilvr/config.hpp>

@@ -1,5 +1,5 @@
 // The sampling loop: x_T from noise, then for i = K-1 .. 0 a denoiser call, a
-// sampler step and a conditioner refinement. Ref: SPEC.md sections 4 and 6.
+// sampler step and a conditioner refinement. Ref: docs/spec.md sections 4 and 6.
 #pragma once
 
 #include <ilvr/conditioner/conditioner.hpp>
