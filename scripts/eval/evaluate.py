@@ -33,6 +33,11 @@ Usage (from the repository root, Debian's interpreter):
     /usr/bin/python3 scripts/eval/evaluate.py --preset issue --publish   # the published numbers
     /usr/bin/python3 scripts/eval/evaluate.py --preset budget            # about 30 minutes
     /usr/bin/python3 scripts/eval/evaluate.py --preset test              # seconds, for development
+    /usr/bin/python3 scripts/eval/evaluate.py --preset solvers --publish # samplers per network call
+
+--preset solvers (issue 17) measures faithfulness, diversity and the Frechet
+distance of ILVR at N = 4 for each sampler of SOLVER_CONFIGS at a few network
+budgets, against DDPM at 100 steps (solvers_main).
 """
 
 import argparse
