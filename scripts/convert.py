@@ -140,7 +140,7 @@ def add_metadata(args: argparse.Namespace) -> None:
         fail(f"--noise-schedule '{args.noise_schedule}': expected linear or cosine")
     meta = export.make_metadata(args.image_size, args.channels, args.learn_sigma, args.diffusion_steps,
                                 args.noise_schedule, args.respacing, False, None,
-                                {"model": os.path.basename(args.model)})
+                                {"description": args.source} if args.source else {})
     export.save(module, args.out or args.model, meta)
     print(f"convert: wrote {args.out or args.model} with {export.METADATA_FILE}")
 
@@ -173,6 +173,7 @@ def main() -> None:
     meta.add_argument("--diffusion-steps", type=int, default=1000)
     meta.add_argument("--noise-schedule", default="linear")
     meta.add_argument("--respacing", default="", help="the default respacing to record")
+    meta.add_argument("--source", help="a line saying what the model is, recorded as source.description")
     meta.add_argument("--out", help="where to write (default: in place)")
     meta.set_defaults(run=add_metadata)
 
