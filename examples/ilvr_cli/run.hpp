@@ -4,6 +4,7 @@
 // streams passed in so tests can run it. Ref: docs/tool.md.
 #pragma once
 
+#include "model_metadata.hpp"
 #include "options.hpp"
 
 #include <ilvr/conditioner/ilvr.hpp>
@@ -386,6 +387,7 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         return e.get_exit_code();
     }
     try {
+        use_model_metadata(o, given_model_options::from(*app));
         run(validate(o), out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {
