@@ -4,6 +4,7 @@
 // streams passed in so tests can run it. Ref: docs/tool.md.
 #pragma once
 
+#include "model_metadata.hpp"
 #include "options.hpp"
 
 #include <ilvr/conditioner/colourise.hpp>
@@ -16,6 +17,8 @@
 #include <ilvr/sample.hpp>
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/heun.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
 #include <CLI/CLI.hpp>
@@ -384,6 +387,8 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
+        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
+        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
         else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
     } catch (...) {
         bar.interrupt();
@@ -451,6 +456,7 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         return e.get_exit_code();
     }
     try {
+        use_model_metadata(o, given_model_options::from(*app));
         run(validate(o), out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {

@@ -62,19 +62,19 @@ scribble() {  # a painted stroke becomes part of a plausible item
 
 inpainting() {  # the mask's black region generated, the rest kept; plain and with RePaint resampling
     [[ -f $INPUTS/mask-centre.png ]] || "$PY" scripts/docs/make_inputs.py
-    ilvr --mask "$INPUTS/mask-centre.png" --samples 6 --out "$WORK/inpainting/plain" \
+    ilvr --mask "$INPUTS/mask-centre.png" --samples 4 --out "$WORK/inpainting/plain" \
         "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0000-ankle-boot.png"
-    ilvr --mask "$INPUTS/mask-centre.png" --repaint 10,5 --samples 6 --out "$WORK/inpainting/repaint" \
+    ilvr --mask "$INPUTS/mask-centre.png" --repaint 10,3 --samples 4 --out "$WORK/inpainting/repaint" \
         "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0000-ankle-boot.png"
     "$PY" scripts/docs/stack_grids.py --scale 2 "$IMAGES/app_inpainting.png" \
         "inpainting, the centre square generated" "$WORK/inpainting/plain/grid.png" \
-        "with RePaint resampling (jump 10, 5 passes)" "$WORK/inpainting/repaint/grid.png"
+        "with RePaint resampling (jump 10, 3 passes)" "$WORK/inpainting/repaint/grid.png"
 }
 
 schedule() {  # coarse to fine: N = 16, then 8, then 4, against N = 4 throughout
-    ilvr --factor-schedule 1000:600=16,600:300=8,300:0=4 --samples 6 --out "$WORK/schedule/coarse-to-fine" \
+    ilvr --factor-schedule 1000:600=16,600:300=8,300:0=4 --samples 4 --out "$WORK/schedule/coarse-to-fine" \
         "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0013-dress.png"
-    ilvr --factor 4 --samples 6 --out "$WORK/schedule/fixed" "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0013-dress.png"
+    ilvr --factor 4 --samples 4 --out "$WORK/schedule/fixed" "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0013-dress.png"
     "$PY" scripts/docs/stack_grids.py --scale 2 "$IMAGES/app_schedule.png" \
         "N = 16 for t >= 600, 8 for 300 <= t < 600, 4 below" "$WORK/schedule/coarse-to-fine/grid.png" \
         "N = 4 throughout" "$WORK/schedule/fixed/grid.png"
