@@ -208,6 +208,7 @@ struct plan {
     int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
+    bool self_described = false; ///< the model carries its metadata (ilvr.json): no start-up probe call
 
     /// Whether reference r belongs to this process's shard.
     bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
