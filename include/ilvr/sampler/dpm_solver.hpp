@@ -20,7 +20,7 @@ namespace ilvr {
 /// D = x0_s on the first step (first order) and otherwise
 /// D = (1 + 1/(2r)) x0_s - 1/(2r) x0_prev with r = h_prev / h. The last step
 /// lands on the clean level (sigma_t = 0), where x_t = D = x0_s (Lu et al.'s
-/// "denoise to zero"). With fewer than 15 steps before it, the step landing on
+/// "denoise to zero"). With fewer than 15 steps before it (K <= 15), the step landing on
 /// tau[0] is first order too (their "lower order final"): there the log-SNR step
 /// is several times the previous one, and the linear extrapolation of x0 over it
 /// costs more than it gains.
