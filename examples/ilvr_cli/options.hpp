@@ -234,6 +234,7 @@ struct plan {
     int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
+    bool self_described = false;  ///< the model carries its metadata (ilvr.json): no start-up probe call
     /// What conditions the samples: ILVR at each factor, or one row of another conditioner.
     enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
     std::filesystem::path mask;                  ///< --mask

@@ -144,13 +144,16 @@ inline std::vector<ilvr::tensor> load_references(const plan& p)
 
 /// Loads the model and runs it once on a zero image at the first sampled timestep,
 /// so a model that does not fit (shape, channels, --learn-sigma) is reported
-/// before any sampling, with a hint.
+/// before any sampling, with a hint. A model that describes itself (ilvr.json)
+/// skips that call (a whole forward pass, seconds at 256 x 256): its shapes are
+/// known, and the first step's output is checked by the denoiser.
 inline ilvr::torch::module_denoiser load_model(const plan& p)
 {
     const std::string name = "model '" + p.model.string() + "': ";
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
         ilvr::torch::module_denoiser model(p.model, {.threads = p.threads});
+        if (p.self_described) return model;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
         const auto out = model(probe.view(), t);
@@ -456,8 +459,10 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         return e.get_exit_code();
     }
     try {
-        use_model_metadata(o, given_model_options::from(*app));
-        run(validate(o), out, err, err_is_tty);
+        const bool described = use_model_metadata(o, given_model_options::from(*app)).has_value();
+        plan p = validate(o);
+        p.self_described = described;
+        run(p, out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {
         err << "ilvr: " << e.what() << "; samples written so far are complete, --resume continues\n";
