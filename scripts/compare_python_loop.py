@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A straightforward Python/PyTorch ILVR loop, as a speed baseline for the ilvr tool.
 
-It runs the DDPM sampler with ILVR of SPEC.md sections 1, 2, 4 and 6 (linear
+It runs the DDPM sampler with ILVR of docs/spec.md sections 1, 2, 4 and 6 (linear
 schedule, respaced to --steps, fixed small variance, clipped x0, every step
 conditioned, the reference noised to the proposal's level) over the same
 TorchScript model as the C++ tool, with a simple phi_N: torch's antialiased
@@ -39,7 +39,7 @@ MODEL_DIR = os.path.join(HERE, "..", "models", "fashion-mnist-ddpm")
 
 
 def respace_count(steps, count):
-    """SPEC 2 for one section: stride (T-1)/(n-1), accumulated, rounded half to even."""
+    """docs/spec.md section 2 for one section: stride (T-1)/(n-1), accumulated, rounded half to even."""
     if count > steps:
         raise ValueError(f"cannot keep {count} of {steps} steps")
     stride = 1.0 if count <= 1 else (steps - 1) / (count - 1)
@@ -51,7 +51,7 @@ def respace_count(steps, count):
 
 
 def tables(timesteps, count):
-    """Respaced process (SPEC 1 and 2) in double: per index the step's constants."""
+    """Respaced process (docs/spec.md sections 1 and 2) in double: per index the step's constants."""
     scale = 1000.0 / timesteps
     betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
     abar = torch.cumprod(1.0 - betas, 0)
