@@ -55,13 +55,20 @@ public:
     /// allocates the work buffer once.
     void prepare(const shape4& batch, const respaced_schedule& process, int threads)
     {
+        check(batch, process);
+        residual_ = tensor(batch);
+        filter_->set_threads(threads);
+    }
+
+    /// Throws ilvr::error unless the reference fits the batch and the range the
+    /// process (prepare's checks, shared with the device backend's ILVR).
+    void check(const shape4& batch, const respaced_schedule& process) const
+    {
         const shape4 r = reference_.shape();
         detail::require(r.c == batch.c && r.h == batch.h && r.w == batch.w && (r.n == 1 || r.n == batch.n),
                         "ilvr: reference " + r.to_string() + " does not fit samples " + batch.to_string()
                             + " (need [1 or B, C, H, W] with the samples' C, H and W)");
         options_.range.check(process);
-        residual_ = tensor(batch);
-        filter_->set_threads(threads);
     }
 
     /// Refines the proposal in place if step `info.index` is in the range.
