@@ -98,6 +98,7 @@ struct options {
     std::string shard;                      ///< "I/K"; "" = the whole job
     bool resume = false;                    ///< keep samples already written
     bool unconditional = false;             ///< sample without a reference (no ILVR)
+    std::string device = "cpu";             ///< where sampling runs: cpu|cuda
 };
 
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
@@ -167,6 +168,9 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         ->type_name("I/K");
     for (const char* name : {"reference", "--reference", "--factor", "--range", "--range-t", "--shard"})
         unconditional->excludes(app->get_option(name));
+    app->add_option("--device", o.device, "where sampling runs: cpu|cuda (cuda: a build with the CUDA backend "
+                                          "and a CUDA LibTorch, docs/cuda.md)")
+        ->capture_default_str();
     app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
                                         "the missing ones; with nothing missing, just writes the grid");
     return app;
@@ -208,6 +212,7 @@ struct plan {
     int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
+    bool cuda = false;           ///< sample on the GPU (--device cuda)
 
     /// Whether reference r belongs to this process's shard.
     bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
@@ -303,6 +308,13 @@ inline plan validate(const options& o)
             || p.shard_index >= p.shard_count)
             fail("--shard '" + o.shard + "': expected I/K with 0 <= I < K");
     }
+    if (o.device != "cpu" && o.device != "cuda") fail("--device '" + o.device + "': expected cpu or cuda");
+#ifndef ILVR_CLI_CUDA
+    if (o.device == "cuda")
+        fail("--device cuda: this ilvr was built without the CUDA backend (it needs nvcc and a CUDA-enabled "
+             "LibTorch; see docs/cuda.md)");
+#endif
+    p.cuda = o.device == "cuda";
     p.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     // Process: schedule, T, respacing.

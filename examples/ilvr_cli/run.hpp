@@ -5,6 +5,11 @@
 #pragma once
 
 #include "options.hpp"
+#ifdef ILVR_CLI_CUDA
+#include "run_cuda.hpp"
+
+#include <ilvr/device/torch.hpp>
+#endif
 
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/image/io.hpp>
@@ -27,6 +32,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ilvr_cli {
@@ -144,7 +150,8 @@ inline ilvr::torch::module_denoiser load_model(const plan& p)
     const std::string name = "model '" + p.model.string() + "': ";
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
-        ilvr::torch::module_denoiser model(p.model, {.threads = p.threads});
+        ilvr::torch::module_denoiser model(p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU,
+                                                     .threads = p.threads});
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
         const auto out = model(probe.view(), t);
@@ -249,6 +256,27 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         const ilvr::run_options options{.first_sample = 0, .threads = p.threads};
         const indexed_noise batch_noise{noise, indices};
         bool finished = false;
+#ifdef ILVR_CLI_CUDA
+        if (p.cuda) {  // the same job on the GPU: same noise keys, same references
+            ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+            for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
+                const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+                std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
+            }
+            const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
+                                 p.unconditional ? nullptr : &refs,
+                                 {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
+                                  .range = p.range, .level = p.level}};
+            ilvr::device::torch_denoiser network(model);
+            auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
+                return network(in, t, static_cast<cudaStream_t>(stream));
+            };
+            finished = sample_batch_cuda(on_gpu, job, x, [&] {
+                bar.step();
+                return !stop_requested();
+            });
+        } else
+#endif
         if (p.unconditional) {
             finished = sampler.run(model, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
         } else {
