@@ -96,7 +96,7 @@ void ilvr_update(benchmark::State& state)
     timed(state, bytes, [&] {
         const auto c = rule.coefficients(process.schedule, i);
         ilvr::device::for_each_index({}, blocks, ilvr::device::kernels::step<ilvr::ddpm, ilvr::device::philox_noise>{
-                                                     c, x.data(), eps.data(), false, x0.data(), noise, i, 0, per_image});
+                                                     rule, c, x.data(), eps.data(), false, x0.data(), noise, i, 0, per_image});
         cond.refine({i, process.timesteps[static_cast<std::size_t>(i)], &process, 0, 1}, x.view(), noise, {});
         i = i == 1 ? 50 : i - 1;
     });

@@ -18,6 +18,8 @@
 #include <ilvr/sample.hpp>
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/heun.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
 #include <CLI/CLI.hpp>
@@ -234,6 +236,39 @@ struct indexed_noise {
     }
 };
 
+#ifdef ILVR_CLI_CUDA
+/// One batch on the GPU (--device cuda): the CPU path's noise keys and
+/// references, the device sampler (ddpm or ddim; validate() refuses the others).
+template <class Rule>
+bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr::torch::module_denoiser& model,
+                         const std::vector<ilvr::tensor>& references, const std::vector<job_sample>& batch,
+                         const std::vector<std::uint64_t>& indices, ilvr::tensor& x, progress& bar)
+{
+    if constexpr (std::is_same_v<Rule, ilvr::ddpm> || std::is_same_v<Rule, ilvr::ddim>) {
+        const auto count = static_cast<std::int64_t>(batch.size());
+        ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+        for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
+            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+            std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
+        }
+        const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
+                             p.unconditional ? nullptr : &refs,
+                             {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
+                              .range = p.range, .level = p.level}};
+        ilvr::device::torch_denoiser network(model);
+        auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
+            return network(in, t, static_cast<cudaStream_t>(stream));
+        };
+        return sample_batch_cuda(on_gpu, job, x, [&] {
+            bar.step();
+            return !stop_requested();
+        });
+    } else {
+        throw ilvr::error("--device cuda samples with ddpm or ddim only");
+    }
+}
+#endif
+
 /// Draws every batch and writes its PNGs as it finishes.
 template <class Rule>
 void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
@@ -257,25 +292,9 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         const indexed_noise batch_noise{noise, indices};
         bool finished = false;
 #ifdef ILVR_CLI_CUDA
-        if (p.cuda) {  // the same job on the GPU: same noise keys, same references
-            ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
-            for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
-                const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
-                std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
-            }
-            const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
-                                 p.unconditional ? nullptr : &refs,
-                                 {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
-                                  .range = p.range, .level = p.level}};
-            ilvr::device::torch_denoiser network(model);
-            auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
-                return network(in, t, static_cast<cudaStream_t>(stream));
-            };
-            finished = sample_batch_cuda(on_gpu, job, x, [&] {
-                bar.step();
-                return !stop_requested();
-            });
-        } else
+        if (p.cuda)
+            finished = sample_batch_on_gpu(p, rule, model, references, batch, indices, x, bar);
+        else
 #endif
         if (p.unconditional) {
             finished = sampler.run(model, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
@@ -347,6 +366,8 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
+        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
+        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
         else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
     } catch (...) {
         bar.interrupt();

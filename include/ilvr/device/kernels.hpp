@@ -53,10 +53,11 @@ struct fill_noise {
 };
 
 /// One sampler step with its proposal noise drawn in place: x0 = predict_x0(x, eps),
-/// x <- Rule::proposal(x, x0, v, z); x0 kept. model_out holds eps [B, C, H, W]
+/// x <- rule.proposal(x, x0, v, z); x0 kept. model_out holds eps [B, C, H, W]
 /// or eps and v [B, 2C, H, W] (`learned`). Index over images x blocks.
 template <class Rule, class Noise>
 struct step {
+    Rule rule;
     step_coefficients c;
     float* x;
     const float* model_out;
@@ -80,7 +81,7 @@ struct step {
             const float v = learned ? model_out[at.image * stride + per_image + e] : 0.0f;
             const float p = predict_x0(c, x[i], eps);
             x0[i] = p;
-            x[i] = Rule::proposal(c, x[i], p, v, z[k], learned);
+            x[i] = rule.proposal(c, x[i], p, v, z[k], learned);
         }
     }
 };

@@ -162,7 +162,7 @@ public:
             const model_output kind = detail::check_model_output(shape, eps.shape(), k);
             for_each_index(s, static_cast<std::int64_t>(eps.size()), kernels::find_nonfinite{eps.data(), k, raw(first_bad)});
             const step_coefficients c = rule_.coefficients(process_.schedule, i);
-            for_each_index(s, blocks, kernels::step<Rule, Noise>{c, samples.data(), eps.data(),
+            for_each_index(s, blocks, kernels::step<Rule, Noise>{rule_, c, samples.data(), eps.data(),
                                                                   kind == model_output::eps_and_v, x0.data(), noise, i,
                                                                   options.first_sample, per_image});
             cond.refine(step_info{i, tau, &process_, options.first_sample, 1}, samples, noise, s);
