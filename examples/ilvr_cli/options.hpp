@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ilvr/conditioner/conditioning_range.hpp>
+#include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/resample/kernel.hpp>
@@ -99,6 +100,10 @@ struct options {
     bool resume = false;                    ///< keep samples already written
     bool unconditional = false;             ///< sample without a reference (no ILVR)
     std::string device = "cpu";             ///< where sampling runs: cpu|cuda
+    std::string mask;                       ///< inpainting mask image; "" = no inpainting
+    std::string repaint;                    ///< "J,R": RePaint jump length and count (with --mask)
+    bool colourise = false;                 ///< keep the reference's luma (3-channel models)
+    std::string factor_schedule;            ///< "FROM:TO=N,..."; "" = the fixed --factor
 };
 
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
@@ -130,7 +135,7 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--respacing", o.respacing, "steps to sample: a count (\"100\"), counts per section "
                                                 "(\"10,20\") or \"ddimN\"")
         ->capture_default_str()
-        ->type_name("SPEC");
+        ->type_name("STEPS");
     app->add_option("--factor", o.factors, "downsampling factor N of phi_N; repeat it or give a comma list for a sweep")
         ->delimiter(',')
         ->capture_default_str()
@@ -172,6 +177,25 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--device", o.device, "where sampling runs: cpu|cuda (cuda: a build with the CUDA backend "
                                           "and a CUDA LibTorch, docs/cuda.md)")
         ->capture_default_str();
+    // Other conditioners instead of ILVR at one factor (docs/applications.md); each
+    // writes one row per reference, OUT/<reference-stem>/<inpaint|colourise|schedule>/.
+    auto* mask = app->add_option("--mask", o.mask, "inpaint instead of ILVR: the FILE's white pixels (an S x S "
+                                                   "image) are kept from the reference, the black ones generated")
+                     ->type_name("FILE");
+    auto* repaint = app->add_option("--repaint", o.repaint, "with --mask: RePaint resampling, every J steps run "
+                                                            "the last J again, R passes in all (e.g. 10,5)")
+                        ->type_name("J,R");
+    repaint->needs(mask);
+    auto* colourise = app->add_flag("--colourise", o.colourise, "colourise instead of ILVR: keep the reference's "
+                                                                "luma, generate the colour (--channels 3)");
+    auto* schedule = app->add_option("--factor-schedule", o.factor_schedule,
+                                     "ILVR with a factor per range of timesteps, e.g. 1000:600=16,600:300=8,300:0=4 "
+                                     "(instead of --factor and --range)")
+                         ->type_name("FROM:TO=N,...");
+    for (CLI::Option* a : {mask, colourise, schedule})
+        for (const char* other : {"--mask", "--colourise", "--factor-schedule", "--factor", "--unconditional"})
+            if (a != app->get_option(other)) a->excludes(app->get_option(other));
+    schedule->excludes(range)->excludes(range_t);
     app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
                                         "the missing ones; with nothing missing, just writes the grid");
     return app;
@@ -215,6 +239,23 @@ struct plan {
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
     bool cuda = false;           ///< sample on the GPU (--device cuda)
+    bool self_described = false;  ///< the model carries its metadata (ilvr.json): no start-up probe call
+    /// What conditions the samples: ILVR at each factor, or one row of another conditioner.
+    enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
+    std::filesystem::path mask;                  ///< --mask
+    int repaint_jump = 1, repaint_count = 1;     ///< --repaint (count 1: none)
+    std::vector<ilvr::factor_stage> schedule;    ///< --factor-schedule
+
+    /// The folder name of row f: N<factor>, or inpaint, colourise, schedule.
+    std::string row_name(std::size_t f) const
+    {
+        switch (conditioning) {
+        case mode::inpaint: return "inpaint";
+        case mode::colourise: return "colourise";
+        case mode::schedule: return "schedule";
+        default: return "N" + std::to_string(factors[f]);
+        }
+    }
 
     /// Whether reference r belongs to this process's shard.
     bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
@@ -345,6 +386,48 @@ inline plan validate(const options& o)
     }
     if (p.unconditional) p.factors.clear();
 
+    // Other conditioners: one row each, in place of the factors.
+    if (int(!o.mask.empty()) + int(o.colourise) + int(!o.factor_schedule.empty()) + int(o.unconditional) > 1)
+        fail("--mask, --colourise, --factor-schedule and --unconditional are mutually exclusive");
+    if (!o.repaint.empty() && o.mask.empty()) fail("--repaint needs --mask");
+    if (!o.mask.empty()) {
+        p.conditioning = plan::mode::inpaint;
+        p.mask = o.mask;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(p.mask, ec)) fail("--mask '" + o.mask + "': no such file");
+        if (!o.repaint.empty()) {
+            const auto comma = o.repaint.find(',');
+            if (comma == std::string::npos || !detail::parse_int(o.repaint.substr(0, comma), p.repaint_jump)
+                || !detail::parse_int(o.repaint.substr(comma + 1), p.repaint_count) || p.repaint_jump < 1
+                || p.repaint_count < 1 || p.repaint_count > 255)
+                fail("--repaint '" + o.repaint + "': expected J,R with J >= 1 and 1 <= R <= 255");
+        }
+    }
+    if (o.colourise) {
+        if (o.channels != 3) fail("--colourise needs a 3-channel model (--channels 3)");
+        p.conditioning = plan::mode::colourise;
+    }
+    if (!o.factor_schedule.empty()) {
+        p.conditioning = plan::mode::schedule;
+        try {
+            p.schedule = ilvr::parse_factor_schedule(o.factor_schedule);
+            for (const auto& stage : p.schedule) stage.range.check(p.process);
+        } catch (const ilvr::error& e) {
+            fail(std::string("--factor-schedule: ") + e.what());
+        }
+        for (const auto& stage : p.schedule)
+            if (stage.factor < 1 || stage.factor > o.image_size)
+                fail("--factor-schedule: factor " + std::to_string(stage.factor)
+                     + " must be between 1 and the image size " + std::to_string(o.image_size));
+        for (std::size_t i = 0; i < p.process.timesteps.size(); ++i) {
+            int owners = 0;
+            for (const auto& stage : p.schedule) owners += stage.range.contains(static_cast<int>(i), p.process.timesteps[i]);
+            if (owners > 1)
+                fail("--factor-schedule: stages overlap at timestep " + std::to_string(p.process.timesteps[i]));
+        }
+    }
+    if (p.conditioning != plan::mode::ilvr) p.factors = {0};
+
     // Range.
     if (!o.range.empty() && !o.range_t.empty()) fail("--range and --range-t are mutually exclusive");
     try {
@@ -408,6 +491,10 @@ inline plan validate(const options& o)
         if (!stems.insert(file.stem().string()).second)
             fail("reference '" + file.string() + "': another reference has the same name '" + file.stem().string() +
                  "' (its samples would overwrite each other)");
+
+    if (p.cuda && p.conditioning != plan::mode::ilvr)
+        fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
+             "ILVR at fixed factors, or unconditionally)");
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;

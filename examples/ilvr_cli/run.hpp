@@ -4,6 +4,7 @@
 // streams passed in so tests can run it. Ref: docs/tool.md.
 #pragma once
 
+#include "model_metadata.hpp"
 #include "options.hpp"
 #ifdef ILVR_CLI_CUDA
 #include "run_cuda.hpp"
@@ -11,7 +12,10 @@
 #include <ilvr/device/torch.hpp>
 #endif
 
+#include <ilvr/conditioner/colourise.hpp>
+#include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
+#include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/image/io.hpp>
 #include <ilvr/low_pass.hpp>
 #include <ilvr/random.hpp>
@@ -146,7 +150,9 @@ inline std::vector<ilvr::tensor> load_references(const plan& p)
 
 /// Loads the model and runs it once on a zero image at the first sampled timestep,
 /// so a model that does not fit (shape, channels, --learn-sigma) is reported
-/// before any sampling, with a hint.
+/// before any sampling, with a hint. A model that describes itself (ilvr.json)
+/// skips that call (a whole forward pass, seconds at 256 x 256): its shapes are
+/// known, and the first step's output is checked by the denoiser.
 inline ilvr::torch::module_denoiser load_model(const plan& p)
 {
     const std::string name = "model '" + p.model.string() + "': ";
@@ -154,6 +160,7 @@ inline ilvr::torch::module_denoiser load_model(const plan& p)
     try {
         ilvr::torch::module_denoiser model(p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU,
                                                      .threads = p.threads});
+        if (p.self_described) return model;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
         const auto out = model(probe.view(), t);
@@ -178,12 +185,12 @@ struct job_sample {
     int k = 0;
 };
 
-/// The file of a sample: OUT/<reference-stem>/N<factor>/sample-<k>.png, or
-/// OUT/unconditional/sample-<k>.png.
+/// The file of a sample: OUT/<reference-stem>/N<factor>/sample-<k>.png (inpaint,
+/// colourise or schedule in place of N<factor>), or OUT/unconditional/sample-<k>.png.
 inline std::filesystem::path sample_file(const plan& p, std::size_t r, std::size_t f, int k)
 {
     const std::filesystem::path folder = p.unconditional ? p.out / "unconditional"
-                                                         : p.out / p.references[r].stem() / ("N" + std::to_string(p.factors[f]));
+                                                         : p.out / p.references[r].stem() / p.row_name(f);
     return folder / ("sample-" + std::to_string(k) + ".png");
 }
 
@@ -269,6 +276,48 @@ bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr:
 }
 #endif
 
+/// The --mask image as a 0/1 mask [1, 1, S, S]: white (> mid-grey) is known.
+inline ilvr::tensor load_mask(const plan& p)
+{
+    const ilvr::tensor image = ilvr::load_image(p.mask, 1);
+    if (image.shape().h != p.image_size || image.shape().w != p.image_size)
+        throw ilvr::error("--mask '" + p.mask.string() + "': is " + std::to_string(image.shape().w) + " x "
+                          + std::to_string(image.shape().h) + ", the model's images are " + std::to_string(p.image_size)
+                          + " x " + std::to_string(p.image_size));
+    ilvr::tensor mask(image.shape());
+    for (std::size_t e = 0; e < mask.size(); ++e) mask[e] = image[e] > 0.0f ? 1.0f : 0.0f;
+    return mask;
+}
+
+/// Runs `sample(conditioner)` with the conditioner --mask, --colourise,
+/// --factor-schedule or --factor chose, for the batch's references `refs`.
+template <class Model, class Sample>
+bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr::tensor& mask, int factor,
+                      Sample&& sample)
+{
+    switch (p.conditioning) {
+    case plan::mode::inpaint: {
+        ilvr::inpaint_conditioner inpaint(std::move(refs), mask, {.range = p.range, .level = p.level});
+        if (p.repaint_count == 1) return sample(inpaint);
+        ilvr::repaint_conditioner repaint(model, std::move(inpaint), {.jump = p.repaint_jump, .count = p.repaint_count});
+        return sample(repaint);
+    }
+    case plan::mode::colourise: {
+        ilvr::colourise_conditioner colourise(std::move(refs), {.range = p.range, .level = p.level});
+        return sample(colourise);
+    }
+    case plan::mode::schedule: {
+        ilvr::factor_schedule_conditioner schedule(refs, p.schedule, {.kernel = p.kernel, .level = p.level});
+        return sample(schedule);
+    }
+    default: {
+        ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = p.kernel, .range = p.range,
+                                                             .level = p.level});
+        return sample(conditioner);
+    }
+    }
+}
+
 /// Draws every batch and writes its PNGs as it finishes.
 template <class Rule>
 void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
@@ -277,6 +326,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
+    const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
         std::vector<std::uint64_t> indices;
@@ -305,9 +355,9 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
-            ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = p.factors[batch.front().f], .kernel = p.kernel,
-                                                                 .range = p.range, .level = p.level});
-            finished = sampler.run(model, batch_noise, x, conditioner, on_step, options);
+            finished = with_conditioner(p, model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+                return sampler.run(model, batch_noise, x, cond, on_step, options);
+            });
         }
         if (!finished) throw interrupted();
         for (std::int64_t b = 0; b < count; ++b) {
@@ -329,10 +379,28 @@ inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilv
         samples(0, 0);
         return cells;
     }
+    const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (std::size_t r = 0; r < references.size(); ++r)
         for (std::size_t f = 0; f < p.factors.size(); ++f) {
+            // The second cell: what the conditioner keeps of the reference.
             ilvr::tensor low(references[r].shape());
-            ilvr::low_pass(p.image_size, p.image_size, p.factors[f], p.kernel)(references[r], low);
+            const std::size_t plane = static_cast<std::size_t>(p.image_size) * static_cast<std::size_t>(p.image_size);
+            if (p.conditioning == plan::mode::inpaint) {  // the known region, mid-grey elsewhere
+                for (std::size_t e = 0; e < low.size(); ++e) low[e] = references[r][e] * mask[e % plane];
+            } else if (p.conditioning == plan::mode::colourise) {  // the luma, as grey
+                for (std::size_t e = 0; e < plane; ++e) {
+                    const float* y = references[r].data();
+                    const float l = 0.299f * y[e] + 0.587f * y[plane + e] + 0.114f * y[2 * plane + e];
+                    for (int c = 0; c < 3; ++c) low[static_cast<std::size_t>(c) * plane + e] = l;
+                }
+            } else {  // phi_N; for a schedule, its finest factor
+                int n = p.factors[f];
+                if (p.conditioning == plan::mode::schedule) {
+                    n = p.schedule.front().factor;
+                    for (const auto& stage : p.schedule) n = std::min(n, stage.factor);
+                }
+                ilvr::low_pass(p.image_size, p.image_size, n, p.kernel)(references[r], low);
+            }
             cells.push_back(references[r]);
             cells.push_back(std::move(low));
             samples(r, f);
@@ -345,6 +413,7 @@ inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilv
 inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
 {
     const std::vector<ilvr::tensor> references = load_references(p);
+    if (p.conditioning == plan::mode::inpaint) (void)load_mask(p);  // a bad mask is reported before the model loads
     ilvr::torch::module_denoiser model = load_model(p);
 
     const auto steps = static_cast<long long>(p.process.timesteps.size());
@@ -393,11 +462,15 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         return;
     }
     // Grid: one row per (reference, factor).
-    std::vector<std::string> row_labels, column_labels{"REF", "PHI_N"};
+    const char* kept = p.conditioning == plan::mode::inpaint     ? "KNOWN"
+                       : p.conditioning == plan::mode::colourise ? "LUMA"
+                                                                 : "PHI_N";
+    std::vector<std::string> row_labels, column_labels{"REF", kept};
     for (std::size_t r = 0; r < references.size(); ++r)
-        for (int factor : p.factors)
-            row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{}) + "N=" +
-                                 std::to_string(factor));
+        for (std::size_t f = 0; f < p.factors.size(); ++f)
+            row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{})
+                                 + (p.conditioning == plan::mode::ilvr ? "N=" + std::to_string(p.factors[f])
+                                                                       : p.row_name(f)));
     for (int k = 0; k < p.samples; ++k) column_labels.push_back("#" + std::to_string(k));
     const int text_scale = 1 + p.image_size / 128;
     const ilvr::tensor grid = ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale);
@@ -431,7 +504,10 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         return e.get_exit_code();
     }
     try {
-        run(validate(o), out, err, err_is_tty);
+        const bool described = use_model_metadata(o, given_model_options::from(*app)).has_value();
+        plan p = validate(o);
+        p.self_described = described;
+        run(p, out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {
         err << "ilvr: " << e.what() << "; samples written so far are complete, --resume continues\n";

@@ -1,6 +1,7 @@
 // The solver concept and the ODE solvers (dpmpp_2m, heun): convergence order on
 // the Gaussian prior, batch and thread invariance, checks on every network call,
 // composition with ILVR, and the step event's counts.
+#include "support/alloc_counter.hpp"
 #include "support/random.hpp"
 
 #include <ilvr/ilvr.hpp>
@@ -166,6 +167,29 @@ TEST_CASE("ODE solvers with ILVR end on the reference's low frequencies", "[samp
         phi(x.view(), low.view());
         for (std::int64_t b = 0; b < 2; ++b)
             REQUIRE(ilvr_test::max_abs_diff(low.view().batch(b, 1).span(), low_ref.values()) < 1e-5);
+    };
+    check(ilvr::heun{});
+    check(ilvr::dpmpp_2m{});
+}
+
+TEST_CASE("the ODE solvers allocate nothing after their first step", "[sampling][solvers]")
+{
+    if (!ilvr_test::counting()) {
+        WARN("allocations are not counted in this build (ThreadSanitizer)");
+        return;
+    }
+    auto check = [](auto solver) {
+        ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);
+        ilvr::ilvr_conditioner cond(ilvr_test::normal_tensor({1, 3, 32, 24}, 4), {.factor = 4});
+        ilvr::tensor x({2, 3, 32, 24});
+        std::size_t at_first = 0, at_last = 0;
+        ilvr::sampler(ilvr::respace(linear1000(), "12"), solver)
+            .run(model, ilvr::philox_noise(1), x, cond, [&](const ilvr::step_event& ev) {
+                if (ev.step == 0) at_first = ilvr_test::allocations();
+                if (ev.index == 0) at_last = ilvr_test::allocations();
+            });
+        REQUIRE(at_first > 0);
+        REQUIRE(at_last == at_first);
     };
     check(ilvr::heun{});
     check(ilvr::dpmpp_2m{});

@@ -21,6 +21,7 @@
 #include <concepts>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -35,9 +36,7 @@ public:
     /// reference: host image(s) [1 or B, C, H, W], validated as on the CPU;
     /// max_images: the largest batch it will refine.
     ilvr_conditioner(const ilvr::tensor& reference, ilvr_options options, std::size_t max_images)
-        : host_(reference, options), reference_(reference),
-          filter_(static_cast<int>(reference.shape().h), static_cast<int>(reference.shape().w), options.factor,
-                  options.kernel, max_images * static_cast<std::size_t>(reference.shape().c))
+        : host_(reference, options), reference_(reference), max_images_(max_images)
     {
     }
 
@@ -49,10 +48,14 @@ public:
     void prepare(const shape4& batch, const respaced_schedule& process)
     {
         host_.check(batch, process);
-        detail::require(batch.planes() <= filter_.max_planes(), [&] {
-            return "device::ilvr_conditioner: built for " + std::to_string(filter_.max_planes() / static_cast<std::size_t>(batch.c))
-                + " images, given " + batch.to_string();
+        detail::require(static_cast<std::size_t>(batch.n) <= max_images_, [&] {
+            return "device::ilvr_conditioner: built for " + std::to_string(max_images_) + " images, given "
+                + batch.to_string();
         });
+        const ilvr_options& o = host_.options();
+        if (!filter_)
+            filter_.emplace(static_cast<int>(batch.h), static_cast<int>(batch.w), o.factor, o.kernel,
+                            max_images_ * static_cast<std::size_t>(batch.c));
         if (!(residual_.shape() == batch)) residual_ = tensor(batch);
     }
 
@@ -63,21 +66,21 @@ public:
         const ilvr_options& o = host_.options();
         if (!o.range.contains(info.index, info.timestep)) return;
         const auto& schedule = info.process->schedule;
-        const auto i = static_cast<std::size_t>(info.index);
-        const double a = o.level == reference_noise_level::paper ? schedule.alpha_bar_prev()[i] : schedule.alpha_bar()[i];
+        const double a = ilvr::detail::reference_level(schedule, info.index, o.level);
         const shape4 shape = x.shape();
         const std::uint64_t per_image = shape.image_size();
         for_each_index(s, shape.n * static_cast<std::int64_t>(kernels::blocks_of(per_image)),
                        kernels::ilvr_residual<Noise>{static_cast<float>(std::sqrt(a)), static_cast<float>(std::sqrt(1.0 - a)),
                                                      reference_.data(), reference_.shape().n == 1, x.data(),
                                                      residual_.data(), noise, info.index, info.first_sample, per_image});
-        filter_.apply(residual_.view(), x.data(), x.data(), s);
+        filter_->apply(residual_.view(), x.data(), x.data(), s);
     }
 
 private:
     ilvr::ilvr_conditioner host_;  // validation and options
     tensor reference_;
-    low_pass filter_;
+    std::size_t max_images_;
+    std::optional<low_pass> filter_;  // built at the first prepare, once the reference is known to fit
     tensor residual_;
 };
 
