@@ -1,5 +1,6 @@
-# Enables CUDA when nvcc is available and creates ilvr::cuda (headers under
-# include/ilvr/cuda, CUDA runtime). CMake 3.25 does not know CUDA C++20 yet, so
+# Enables CUDA when nvcc is available and creates ilvr::cuda: the device backend
+# (include/ilvr/device) on Thrust's CUDA system, the default under nvcc, with the
+# CUDA runtime. CMake 3.25 does not know CUDA C++20 yet, so
 # the flag is given by hand before CUDA_STANDARD 20 is requested.
 include(CheckLanguage)
 if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)

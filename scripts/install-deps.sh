@@ -15,6 +15,7 @@ packages=(
     python3-torch                              # training script, Python comparison
     libopencv-dev python3-matplotlib           # performance comparison with OpenCV, plots (scripts/perf)
     python3-pil                                # evaluation and documentation scripts
+    libthrust-dev                              # the device backend on the host system where no CUDA Toolkit (CCCL) is
 )
 
 missing=()

@@ -99,6 +99,7 @@ struct options {
     std::string shard;                      ///< "I/K"; "" = the whole job
     bool resume = false;                    ///< keep samples already written
     bool unconditional = false;             ///< sample without a reference (no ILVR)
+    std::string device = "cpu";             ///< where sampling runs: cpu|cuda
     std::string mask;                       ///< inpainting mask image; "" = no inpainting
     std::string repaint;                    ///< "J,R": RePaint jump length and count (with --mask)
     bool colourise = false;                 ///< keep the reference's luma (3-channel models)
@@ -173,6 +174,9 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         ->type_name("I/K");
     for (const char* name : {"reference", "--reference", "--factor", "--range", "--range-t", "--shard"})
         unconditional->excludes(app->get_option(name));
+    app->add_option("--device", o.device, "where sampling runs: cpu|cuda (cuda: a build with the CUDA backend "
+                                          "and a CUDA LibTorch, docs/cuda.md)")
+        ->capture_default_str();
     // Other conditioners instead of ILVR at one factor (docs/applications.md); each
     // writes one row per reference, OUT/<reference-stem>/<inpaint|colourise|schedule>/.
     auto* mask = app->add_option("--mask", o.mask, "inpaint instead of ILVR: the FILE's white pixels (an S x S "
@@ -234,6 +238,7 @@ struct plan {
     int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
+    bool cuda = false;           ///< sample on the GPU (--device cuda)
     bool self_described = false;  ///< the model carries its metadata (ilvr.json): no start-up probe call
     /// What conditions the samples: ILVR at each factor, or one row of another conditioner.
     enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
@@ -346,6 +351,13 @@ inline plan validate(const options& o)
             || p.shard_index >= p.shard_count)
             fail("--shard '" + o.shard + "': expected I/K with 0 <= I < K");
     }
+    if (o.device != "cpu" && o.device != "cuda") fail("--device '" + o.device + "': expected cpu or cuda");
+#ifndef ILVR_CLI_CUDA
+    if (o.device == "cuda")
+        fail("--device cuda: this ilvr was built without the CUDA backend (it needs nvcc and a CUDA-enabled "
+             "LibTorch; see docs/cuda.md)");
+#endif
+    p.cuda = o.device == "cuda";
     p.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     // Process: schedule, T, respacing.
@@ -455,6 +467,8 @@ inline plan validate(const options& o)
     p.ddim = o.sampler == "ddim";
     if (!(o.eta >= 0.0)) fail("--eta " + std::to_string(o.eta) + ": must be >= 0");
     if (o.eta != 0.0 && !p.ddim) fail("--eta applies to --sampler ddim only");
+    if (p.cuda && o.sampler != "ddpm" && o.sampler != "ddim")
+        fail("--device cuda: --sampler " + o.sampler + " runs on the CPU only (the GPU samples with ddpm or ddim)");
     p.eta = o.eta;
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
@@ -477,6 +491,10 @@ inline plan validate(const options& o)
         if (!stems.insert(file.stem().string()).second)
             fail("reference '" + file.string() + "': another reference has the same name '" + file.stem().string() +
                  "' (its samples would overwrite each other)");
+
+    if (p.cuda && p.conditioning != plan::mode::ilvr)
+        fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
+             "ILVR at fixed factors, or unconditionally)");
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;

@@ -6,6 +6,11 @@
 
 #include "model_metadata.hpp"
 #include "options.hpp"
+#ifdef ILVR_CLI_CUDA
+#include "run_cuda.hpp"
+
+#include <ilvr/device/torch.hpp>
+#endif
 
 #include <ilvr/conditioner/colourise.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
@@ -33,6 +38,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ilvr_cli {
@@ -152,7 +158,8 @@ inline ilvr::torch::module_denoiser load_model(const plan& p)
     const std::string name = "model '" + p.model.string() + "': ";
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
-        ilvr::torch::module_denoiser model(p.model, {.threads = p.threads});
+        ilvr::torch::module_denoiser model(p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU,
+                                                     .threads = p.threads});
         if (p.self_described) return model;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
@@ -236,6 +243,39 @@ struct indexed_noise {
     }
 };
 
+#ifdef ILVR_CLI_CUDA
+/// One batch on the GPU (--device cuda): the CPU path's noise keys and
+/// references, the device sampler (ddpm or ddim; validate() refuses the others).
+template <class Rule>
+bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr::torch::module_denoiser& model,
+                         const std::vector<ilvr::tensor>& references, const std::vector<job_sample>& batch,
+                         const std::vector<std::uint64_t>& indices, ilvr::tensor& x, progress& bar)
+{
+    if constexpr (std::is_same_v<Rule, ilvr::ddpm> || std::is_same_v<Rule, ilvr::ddim>) {
+        const auto count = static_cast<std::int64_t>(batch.size());
+        ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+        for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
+            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+            std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
+        }
+        const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
+                             p.unconditional ? nullptr : &refs,
+                             {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
+                              .range = p.range, .level = p.level}};
+        ilvr::device::torch_denoiser network(model);
+        auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
+            return network(in, t, static_cast<cudaStream_t>(stream));
+        };
+        return sample_batch_cuda(on_gpu, job, x, [&] {
+            bar.step();
+            return !stop_requested();
+        });
+    } else {
+        throw ilvr::error("--device cuda samples with ddpm or ddim only");
+    }
+}
+#endif
+
 /// The --mask image as a 0/1 mask [1, 1, S, S]: white (> mid-grey) is known.
 inline ilvr::tensor load_mask(const plan& p)
 {
@@ -301,6 +341,11 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         const ilvr::run_options options{.first_sample = 0, .threads = p.threads};
         const indexed_noise batch_noise{noise, indices};
         bool finished = false;
+#ifdef ILVR_CLI_CUDA
+        if (p.cuda)
+            finished = sample_batch_on_gpu(p, rule, model, references, batch, indices, x, bar);
+        else
+#endif
         if (p.unconditional) {
             finished = sampler.run(model, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
         } else {

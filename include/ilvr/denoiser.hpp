@@ -43,6 +43,27 @@ inline model_output check_model_output(const shape4& in, const shape4& out, int 
                 + shape4{in.n, 2 * in.c, in.h, in.w}.to_string());
 }
 
+/// The error of a denoiser that threw `what` at loop step `step` (its call
+/// `call` when a solver calls the network more than once a step): the words of
+/// checked_denoiser (sampler/solver.hpp), for the device sampler; the device
+/// tests compare the two backends' messages.
+inline error denoiser_failed(int step, int timestep, const char* what, int call = 1)
+{
+    return error("denoiser failed at step " + std::to_string(step)
+                 + (call > 1 ? ", call " + std::to_string(call) : std::string()) + " (timestep "
+                 + std::to_string(timestep) + "): " + what);
+}
+
+/// The error of a denoiser output holding NaN or Inf at loop step `step` (its
+/// call `call` when a solver calls the network more than once a step; both
+/// backends report it in these words).
+inline error nonfinite_output(int step, int timestep, int call = 1)
+{
+    return error("denoiser returned NaN or Inf at step " + std::to_string(step)
+                 + (call > 1 ? ", call " + std::to_string(call) : std::string()) + " (timestep "
+                 + std::to_string(timestep) + ")");
+}
+
 /// Throws, naming the step, if the denoiser returned NaN or Inf. Images are
 /// scanned on `threads` threads (`call` as above): a serial scan of every output was a tenth of a
 /// whole run's time and capped what a second thread could gain.
@@ -59,10 +80,7 @@ inline void check_finite(tensor_view<const float> out, int step, int timestep, i
         });
         if (!ok) finite.store(false, std::memory_order_relaxed);
     });
-    if (!finite.load())
-        throw error("denoiser returned NaN or Inf at step " + std::to_string(step)
-                    + (call > 1 ? ", call " + std::to_string(call) : std::string()) + " (timestep "
-                    + std::to_string(timestep) + ")");
+    if (!finite.load()) throw nonfinite_output(step, timestep, call);
 }
 
 } // namespace detail

@@ -293,6 +293,13 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--respacing", "2000"}), "cannot keep 2000");
         require_one_line_error(run({"--respacing", "ddim999"}), "no integer stride");
     }
+    SECTION("devices")
+    {
+        require_one_line_error(run({"--device", "tpu"}), "--device 'tpu': expected cpu or cuda");
+#ifndef ILVR_CLI_CUDA
+        require_one_line_error(run({"--device", "cuda"}), "--device cuda: this ilvr was built without the CUDA backend");
+#endif
+    }
     SECTION("bad counts")
     {
         require_one_line_error(run({"--samples", "0"}), "--samples 0: must be at least 1");

@@ -64,13 +64,21 @@ public:
     /// allocates the work buffer once.
     void prepare(const shape4& batch, const respaced_schedule& process, int threads)
     {
+        check(batch, process);
+        residual_ = tensor(batch);
+        filter_->set_threads(threads);
+    }
+
+    /// Throws ilvr::error unless the reference fits the batch, the factor the
+    /// image and the range the process (prepare's checks, in its order; shared
+    /// with the device backend's ILVR). Builds the filter where not yet built.
+    void check(const shape4& batch, const respaced_schedule& process)
+    {
         const shape4 r = reference_.shape();
         detail::require_fits("ilvr", "reference", r, batch);
         if (!filter_) filter_.emplace(static_cast<int>(r.h), static_cast<int>(r.w), options_.factor, options_.kernel);
         if (!region_.values().empty()) detail::require_fits("region ilvr", "region mask", region_.shape(), batch, 1);
         options_.range.check(process);
-        residual_ = tensor(batch);
-        filter_->set_threads(threads);
     }
 
     /// Refines the proposal in place if step `info.index` is in the range.

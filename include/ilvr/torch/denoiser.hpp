@@ -16,9 +16,9 @@ namespace ilvr::torch {
 
 /// How the module expects its inputs.
 struct module_options {
-    /// Where the module runs. Inputs are copied there and outputs back, once per
-    /// step; with the CUDA backend (ilvr::cuda) device tensors are handed over
-    /// without copies instead.
+    /// Where the module runs. operator() copies inputs there and outputs back, once
+    /// per step (nothing when on the CPU); the device backend hands its memory
+    /// over without copies (forward_in_place, ilvr/device/torch.hpp).
     ::torch::Device device = ::torch::kCPU;
     /// dtype of the timestep tensor t [B]; guided-diffusion takes int64 original timesteps.
     ::torch::ScalarType timestep_dtype = ::torch::kLong;
@@ -53,41 +53,31 @@ public:
     const module_options& options() const { return options_; }
     ::torch::jit::Module& module() { return module_; }
 
+    /// Runs the module on a batch in host memory: the input is shared, not copied,
+    /// when the module is on the CPU (copied to options().device otherwise), and
+    /// the output is returned in host memory.
     tensor_view<const float> operator()(tensor_view<const float> x, std::span<const std::int64_t> t)
     {
-        const shape4 s = x.shape();
-        detail::require(t.size() == static_cast<std::size_t>(s.n), "torch denoiser: one timestep per image");
         c10::InferenceMode guard;
-        // from_blob shares the sampler's memory; the module must not write into its input.
-        auto input = ::torch::from_blob(const_cast<float*>(x.data()), {s.n, s.c, s.h, s.w}, ::torch::kFloat);
-        if (options_.channels_last) input = input.permute({0, 2, 3, 1}).contiguous();
-        auto steps = ::torch::from_blob(const_cast<std::int64_t*>(t.data()), {s.n}, ::torch::kLong);
-        if (options_.timestep_scale != 1.0) steps = steps.to(::torch::kDouble) * options_.timestep_scale;
-        steps = steps.to(options_.timestep_dtype);
-        if (options_.device != ::torch::kCPU) {
-            input = input.to(options_.device);
-            steps = steps.to(options_.device);
-        }
-        ::torch::jit::IValue result;
-        try {
-            result = module_.forward({input, steps});
-        } catch (const std::exception& e) {
-            throw error(std::string("torch denoiser: forward failed: ") + first_line(e.what()));
-        }
-        detail::require(result.isTensor(), "torch denoiser: forward must return one tensor");
-        auto out = result.toTensor();
-        if (options_.channels_last && out.dim() == 4) out = out.permute({0, 3, 1, 2});
-        detail::require(out.dim() == 4, [&] {
-            return "torch denoiser: output has " + std::to_string(out.dim()) + " dimensions, expected [B, C, H, W] or [B, 2C, H, W]";
+        output_ = forward(x, t, ::torch::kCPU).to(::torch::kCPU, ::torch::kFloat).contiguous();
+        return {output_.data_ptr<float>(), shape_of(output_)};
+    }
+
+    /// Runs the module on a batch in the memory of `memory`, the module's own
+    /// device (the device backend's hand-over: device memory on CUDA, host memory
+    /// on the host system): nothing is copied, the input is the module's input
+    /// and the returned view is the module's output tensor (float32, contiguous;
+    /// valid until the next call). On CUDA the caller sets the current stream.
+    tensor_view<const float> forward_in_place(tensor_view<const float> x, std::span<const std::int64_t> t,
+                                              ::torch::Device memory)
+    {
+        detail::require(memory == options_.device, [&] {
+            return "torch denoiser: the samples are in " + memory.str() + " memory, the module is on "
+                + options_.device.str();
         });
-        const shape4 o{out.size(0), out.size(1), out.size(2), out.size(3)};
-        const bool fits = o.n == s.n && o.h == s.h && o.w == s.w && (o.c == s.c || o.c == 2 * s.c);
-        detail::require(fits, [&] {
-            return "torch denoiser: output " + o.to_string() + " fits neither eps " + s.to_string() + " nor eps+v "
-                + shape4{s.n, 2 * s.c, s.h, s.w}.to_string();
-        });
-        output_ = out.to(::torch::kCPU, ::torch::kFloat).contiguous();
-        return {output_.data_ptr<float>(), o};
+        c10::InferenceMode guard;
+        output_ = forward(x, t, memory).to(::torch::kFloat).contiguous();
+        return {output_.data_ptr<float>(), shape_of(output_)};
     }
 
 private:
@@ -101,6 +91,42 @@ private:
         }
     }
     static std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+    static shape4 shape_of(const ::torch::Tensor& out) { return {out.size(0), out.size(1), out.size(2), out.size(3)}; }
+
+    // The module's output for x (whose memory is on `memory`), its shape checked.
+    ::torch::Tensor forward(tensor_view<const float> x, std::span<const std::int64_t> t, ::torch::Device memory)
+    {
+        const shape4 s = x.shape();
+        detail::require(t.size() == static_cast<std::size_t>(s.n), "torch denoiser: one timestep per image");
+        // from_blob shares the sampler's memory; the module must not write into its input.
+        auto input = ::torch::from_blob(const_cast<float*>(x.data()), {s.n, s.c, s.h, s.w},
+                                        ::torch::TensorOptions().dtype(::torch::kFloat).device(memory));
+        if (options_.channels_last) input = input.permute({0, 2, 3, 1}).contiguous();
+        auto steps = ::torch::from_blob(const_cast<std::int64_t*>(t.data()), {s.n}, ::torch::kLong);
+        if (options_.timestep_scale != 1.0) steps = steps.to(::torch::kDouble) * options_.timestep_scale;
+        steps = steps.to(options_.timestep_dtype);
+        if (options_.device != memory) input = input.to(options_.device);
+        if (options_.device != ::torch::kCPU) steps = steps.to(options_.device);
+        ::torch::jit::IValue result;
+        try {
+            result = module_.forward({input, steps});
+        } catch (const std::exception& e) {
+            throw error(std::string("torch denoiser: forward failed: ") + first_line(e.what()));
+        }
+        detail::require(result.isTensor(), "torch denoiser: forward must return one tensor");
+        auto out = result.toTensor();
+        if (options_.channels_last && out.dim() == 4) out = out.permute({0, 3, 1, 2});
+        detail::require(out.dim() == 4, [&] {
+            return "torch denoiser: output has " + std::to_string(out.dim()) + " dimensions, expected [B, C, H, W] or [B, 2C, H, W]";
+        });
+        const shape4 o = shape_of(out);
+        const bool fits = o.n == s.n && o.h == s.h && o.w == s.w && (o.c == s.c || o.c == 2 * s.c);
+        detail::require(fits, [&] {
+            return "torch denoiser: output " + o.to_string() + " fits neither eps " + s.to_string() + " nor eps+v "
+                + shape4{s.n, 2 * s.c, s.h, s.w}.to_string();
+        });
+        return out;
+    }
 
     void init()
     {
