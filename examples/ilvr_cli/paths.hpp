@@ -225,6 +225,14 @@ inline std::vector<unsigned char> read_input(const std::filesystem::path& path, 
     }
     std::vector<unsigned char> chunk(std::size_t{1} << 16);
     for (;;) {
+        if (kind != file_kind::regular) {  // wait for data or the writer's end, 0.1 s at a time
+            // (a FIFO no writer has opened yet reads as empty but does not poll ready)
+            pollfd wait{file.fd, POLLIN, 0};
+            if (stop_requested()) throw interrupted();
+            const int ready = ::poll(&wait, 1, 100);
+            if (stop_requested()) throw interrupted();
+            if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+        }
         const ssize_t got = ::read(file.fd, chunk.data(), chunk.size());
         if (got > 0) {
             if (bytes.size() + static_cast<std::size_t>(got) > limit)
@@ -233,15 +241,11 @@ inline std::vector<unsigned char> read_input(const std::filesystem::path& path, 
             continue;
         }
         if (got == 0) break;
-        if (errno == EINTR) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
             if (stop_requested()) throw interrupted();
             continue;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) throw ilvr::error(name + ": read error (" + std::strerror(errno) + ")");
-        pollfd wait{file.fd, POLLIN, 0};
-        if (stop_requested()) throw interrupted();
-        ::poll(&wait, 1, 100);  // a signal or 0.1 s, then check again
-        if (stop_requested()) throw interrupted();
+        throw ilvr::error(name + ": read error (" + std::string(std::strerror(errno)) + ")");
     }
     return bytes;
 }

@@ -209,8 +209,9 @@ inline checked_model load_model(const plan& p)
         checked_model checked{ilvr::torch::module_denoiser(p.model, {.threads = p.threads}), std::nullopt};
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
-        ilvr::tensor_view<const float> out;
-        checked.peak_per_image = measure_peak([&] { out = checked.model(probe.view(), t); });
+        // The first call checks the output; a second one, warm, measures the peak
+        // memory of an image (the first includes one-time set-up).
+        const ilvr::tensor_view<const float> out = checked.model(probe.view(), t);
         if (checked.model.last_output_dtype() != ::torch::kFloat)
             throw ilvr::error(std::string("returns ") + c10::toString(checked.model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
@@ -219,6 +220,7 @@ inline checked_model load_model(const plan& p)
             throw ilvr::error("returns " + out.shape().to_string() + " for input " + probe.shape().to_string() +
                               (p.learn_sigma ? ", expected eps and v " : ", expected eps ") +
                               ilvr::shape4{1, expected, p.image_size, p.image_size}.to_string() + hint);
+        checked.peak_per_image = measure_peak([&] { checked.model(probe.view(), t); });
         return checked;
     } catch (const ilvr::error& e) {
         std::string message = e.what();
@@ -229,31 +231,23 @@ inline checked_model load_model(const plan& p)
     }
 }
 
-/// The model as the sampler calls it: the network's own error gets the step and
-/// timestep it happened at, and an output with NaN or Inf is an error there too.
+/// The model as the sampler calls it: an output with NaN or Inf is an error at
+/// the step it happens (the sampler adds the step and timestep to every error of
+/// the network, whose own message the adapter keeps: error_summary).
 struct reporting_denoiser {
     ilvr::torch::module_denoiser& model;
-    int steps = 0;   ///< steps of a batch
-    int calls = 0;   ///< calls in this batch
 
     ilvr::tensor_view<const float> operator()(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)
     {
-        ++calls;
-        const auto where = [&] {
-            return " (at step " + std::to_string(calls) + " of " + std::to_string(steps) + ", timestep " +
-                   std::to_string(t.empty() ? -1 : t[0]) + ", batch of " + std::to_string(x.shape().n) + ")";
-        };
-        ilvr::tensor_view<const float> out;
-        try {
-            out = model(x, t);
-        } catch (const ilvr::error& e) {
-            throw ilvr::error("model: " + std::string(e.what()) + where());
-        }
+        const ilvr::tensor_view<const float> out = model(x, t);
         const float* data = out.data();
         for (std::size_t e = 0; e < out.size(); ++e)
-            if (!std::isfinite(data[e])) throw ilvr::error("model: the network returned NaN or Inf" + where());
+            if (!std::isfinite(data[e]))
+                throw ilvr::error("model '" + model_name + "' returned NaN or Inf (batch of " +
+                                  std::to_string(x.shape().n) + ")");
         return out;
     }
+    std::string model_name;
 };
 
 /// One sample of the job: reference r (unused when unconditional), factor f, number k.
@@ -336,7 +330,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
-    reporting_denoiser network{model, static_cast<int>(p.process.timesteps.size())};
+    reporting_denoiser network{model, p.model.string()};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
         std::vector<std::uint64_t> indices;
@@ -348,7 +342,6 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         };
         const ilvr::run_options options{.first_sample = 0, .threads = p.threads};
         const indexed_noise batch_noise{noise, indices};
-        network.calls = 0;
         bool finished = false;
         if (p.unconditional) {
             finished = sampler.run(network, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
@@ -514,6 +507,23 @@ inline std::unique_ptr<folder_lock> take_folder(const plan& p, const manifest& j
     return lock;
 }
 
+/// Removes an output folder this job created when the job failed before writing
+/// a sample: its manifest, its lock (released first) and its empty folders; a
+/// folder holding any other file is left as it is.
+inline void remove_if_unused(const std::filesystem::path& out, std::unique_ptr<folder_lock>& lock)
+{
+    const write_section section;
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (it->is_directory(ec) || (it.depth() == 0 && (name == manifest_name || name == lock_name))) continue;
+        return;
+    }
+    if (ec) return;
+    lock.reset();
+    std::filesystem::remove_all(out, ec);
+}
+
 /// Runs a validated job. Progress goes to `err`; the grid path and the output
 /// folder to `out`.
 inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
@@ -555,7 +565,8 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
             << ", " << p.threads << " thread(s)\n"
             << std::flush;
     }
-    const auto lock = take_folder(p, job);
+    const bool new_folder = kind_at(p.out, true, "--out") == file_kind::missing;
+    auto lock = take_folder(p, job);
     const auto todo = samples_to_draw(p);
     const auto batches = make_batches(p, todo);
     progress bar(err, err_is_tty, !p.quiet, static_cast<long long>(batches.size()) * steps);
@@ -566,6 +577,7 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         else sample_batches(p, ilvr::ddpm{.variance = p.variance}, checked.model, references, batches, bar);
     } catch (...) {
         bar.interrupt();
+        if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);
         throw;
     }
     if (!p.quiet) {
