@@ -14,6 +14,7 @@ packages=(
     python3-torch                              # training script, Python comparison
     libopencv-dev python3-matplotlib           # performance comparison with OpenCV, plots (scripts/perf)
     python3-pil                                # evaluation and documentation scripts
+    openmpi-bin                                # the tool under mpirun -n 2 (ctest cli.mpirun, docs/cluster.md)
 )
 
 missing=()

@@ -165,20 +165,12 @@ public:
             fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         }
         if (fd_ < 0) throw ilvr::error("lock file '" + file.string() + "': cannot open (" + std::strerror(errno) + ")");
-        const std::string busy = "another ilvr job is writing '" + out.string() + "' (" + file.string() + " is locked)";
-        // A shard waits up to 2 s for the shared lock: another shard may hold it
-        // alone for a moment (while it settles the manifest).
-        bool locked = lock(shard_count == 1 ? F_WRLCK : F_RDLCK, 0);
-        for (int tries = 0; !locked && shard_count > 1 && tries < 20; ++tries) {
-            if (stop_requested()) throw interrupted();
-            ::usleep(100000);
-            locked = lock(F_RDLCK, 0);
+        try {
+            acquire(out, file, shard_index, shard_count);
+        } catch (...) {
+            ::close(fd_);  // the destructor does not run for a constructor that throws
+            throw;
         }
-        if (!locked) throw ilvr::error(busy);
-        if (shard_count > 1 && !lock(F_WRLCK, 1 + static_cast<off_t>(shard_index)))
-            throw ilvr::error("shard " + std::to_string(shard_index) + "/" + std::to_string(shard_count) +
-                              " is already running in '" + out.string() + "'");
-        exclusive_ = shard_count == 1;
     }
     ~folder_lock()
     {
@@ -201,6 +193,24 @@ public:
     }
 
 private:
+    void acquire(const std::filesystem::path& out, const std::filesystem::path& file, int shard_index, int shard_count)
+    {
+        const std::string busy = "another ilvr job is writing '" + out.string() + "' (" + file.string() + " is locked)";
+        // A shard waits up to 2 s for the shared lock: another shard may hold it
+        // alone for a moment (while it settles the manifest).
+        bool locked = lock(shard_count == 1 ? F_WRLCK : F_RDLCK, 0);
+        for (int tries = 0; !locked && shard_count > 1 && tries < 20; ++tries) {
+            if (stop_requested()) throw interrupted();
+            ::usleep(100000);
+            locked = lock(F_RDLCK, 0);
+        }
+        if (!locked) throw ilvr::error(busy);
+        if (shard_count > 1 && !lock(F_WRLCK, 1 + static_cast<off_t>(shard_index)))
+            throw ilvr::error("shard " + std::to_string(shard_index) + "/" + std::to_string(shard_count) +
+                              " is already running in '" + out.string() + "'");
+        exclusive_ = shard_count == 1;
+    }
+
     bool lock(short type, off_t byte)
     {
         struct flock request {};
