@@ -9,6 +9,7 @@ packages=(
     catch2 libbenchmark-dev                    # tests, benchmarks
     libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
     libstb-dev zlib1g-dev libcli11-dev         # images, gzip, command line
+    nlohmann-json3-dev                         # the tool reads models' metadata (ilvr.json)
     dataset-fashion-mnist                      # the example's data
     libtorch-dev libopenblas0-pthread          # LibTorch adapter and the ilvr tool (fast BLAS)
     python3-torch                              # training script, Python comparison

@@ -207,7 +207,8 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--noise-level", o.noise_level, "reference noised to the proposal's level (paper) or one step "
                                                     "noisier (reference-code): paper|reference-code")
         ->capture_default_str();
-    app->add_option("--sampler", o.sampler, "step rule: ddpm|ddim")->capture_default_str();
+    app->add_option("--sampler", o.sampler, "ddpm|ddim|dpm++2m|heun (heun: 2 network calls a step)")
+        ->capture_default_str();
     detail::add_number(*app, "--eta", o.eta, "DDIM stochasticity (--sampler ddim only)");
     app->add_option("--variance", o.variance, "DDPM fixed variance: small|large (ignored with --learn-sigma)")
         ->capture_default_str();
@@ -265,6 +266,7 @@ struct plan {
     ilvr::resampling_kernel kernel = ilvr::kernels::cubic;
     ilvr::reference_noise_level level = ilvr::reference_noise_level::paper;
     bool ddim = false;
+    std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m or heun
     double eta = 0.0;
     ilvr::fixed_variance variance = ilvr::fixed_variance::small;
     int samples = 4, batch = 8;
@@ -616,7 +618,9 @@ inline plan validate(const options& o)
     if (o.noise_level == "paper") p.level = ilvr::reference_noise_level::paper;
     else if (o.noise_level == "reference-code") p.level = ilvr::reference_noise_level::reference_code;
     else fail("--noise-level '" + o.noise_level + "': expected paper or reference-code");
-    if (o.sampler != "ddpm" && o.sampler != "ddim") fail("--sampler '" + o.sampler + "': expected ddpm or ddim");
+    if (o.sampler != "ddpm" && o.sampler != "ddim" && o.sampler != "dpm++2m" && o.sampler != "heun")
+        fail("--sampler '" + o.sampler + "': expected ddpm, ddim, dpm++2m or heun");
+    p.sampler = o.sampler;
     p.ddim = o.sampler == "ddim";
     if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) fail("--eta " + std::to_string(o.eta) + ": must be finite and >= 0");
     if (o.eta != 0.0 && !p.ddim) fail("--eta applies to --sampler ddim only");

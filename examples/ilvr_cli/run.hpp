@@ -5,6 +5,7 @@
 #pragma once
 
 #include "manifest.hpp"
+#include "model_metadata.hpp"
 #include "options.hpp"
 #include "signals.hpp"
 
@@ -16,6 +17,8 @@
 #include <ilvr/sample.hpp>
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/heun.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
 #include <CLI/CLI.hpp>
@@ -170,7 +173,7 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("timesteps", std::to_string(p.timesteps));
     m.add("schedule", p.schedule);
     m.add("respacing", p.respacing);
-    m.add("sampler", p.ddim ? "ddim" : "ddpm");
+    m.add("sampler", p.sampler);
     m.add("eta", eta);
     m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
     m.add("samples", std::to_string(p.samples));
@@ -573,8 +576,11 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
 
     const auto start = std::chrono::steady_clock::now();
     try {
-        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, checked.model, references, batches, bar);
-        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, checked.model, references, batches, bar);
+        auto& model = checked.model;
+        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
+        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
+        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
+        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
     } catch (...) {
         bar.interrupt();
         if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);
@@ -679,6 +685,7 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
             assemble(o, out);
             return 0;
         }
+        use_model_metadata(o, given_model_options::from(*app));
         const plan p = validate(o);
         for (const std::string& warning : p.warnings) err << "ilvr: warning: " << warning << '\n' << std::flush;
         run(p, out, err, err_is_tty);

@@ -31,20 +31,22 @@ enum class model_output { eps, eps_and_v };
 namespace detail {
 
 /// Checks a denoiser's output against the input shape; says which it is.
-inline model_output check_model_output(const shape4& in, const shape4& out, int step)
+/// `call` numbers the network calls within the step (named from the second on).
+inline model_output check_model_output(const shape4& in, const shape4& out, int step, int call = 1)
 {
     const bool same_image = out.n == in.n && out.h == in.h && out.w == in.w;
     if (same_image && out.c == in.c) return model_output::eps;
     if (same_image && out.c == 2 * in.c) return model_output::eps_and_v;
-    throw error("denoiser output " + out.to_string() + " at step " + std::to_string(step) + " fits neither eps "
+    throw error("denoiser output " + out.to_string() + " at step " + std::to_string(step)
+                + (call > 1 ? ", call " + std::to_string(call) + "," : std::string()) + " fits neither eps "
                 + shape4{in.n, in.c, in.h, in.w}.to_string() + " nor eps+v "
                 + shape4{in.n, 2 * in.c, in.h, in.w}.to_string());
 }
 
 /// Throws, naming the step, if the denoiser returned NaN or Inf. Images are
-/// scanned on `threads` threads: a serial scan of every output was a tenth of a
+/// scanned on `threads` threads (`call` as above): a serial scan of every output was a tenth of a
 /// whole run's time and capped what a second thread could gain.
-inline void check_finite(tensor_view<const float> out, int step, int timestep, int threads = 1)
+inline void check_finite(tensor_view<const float> out, int step, int timestep, int threads = 1, int call = 1)
 {
     const std::int64_t images = std::max<std::int64_t>(out.shape().n, 1);
     const std::size_t per_image = out.size() / static_cast<std::size_t>(images);
@@ -58,7 +60,8 @@ inline void check_finite(tensor_view<const float> out, int step, int timestep, i
         if (!ok) finite.store(false, std::memory_order_relaxed);
     });
     if (!finite.load())
-        throw error("denoiser returned NaN or Inf at step " + std::to_string(step) + " (timestep "
+        throw error("denoiser returned NaN or Inf at step " + std::to_string(step)
+                    + (call > 1 ? ", call " + std::to_string(call) : std::string()) + " (timestep "
                     + std::to_string(timestep) + ")");
 }
 

@@ -18,6 +18,9 @@
 #include <ilvr/sample.hpp>
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/heun.hpp>
+#include <ilvr/sampler/solver.hpp>
 #include <ilvr/sampler/step_math.hpp>
 #include <ilvr/schedule.hpp>
 #include <ilvr/tensor.hpp>

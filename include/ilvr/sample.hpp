@@ -1,42 +1,36 @@
-// The sampling loop: x_T from noise, then for i = K-1 .. 0 a denoiser call, a
-// sampler step and a conditioner refinement. Ref: SPEC.md sections 4 and 6.
+// The sampling loop: x_T from noise, then for i = K-1 .. 0 one solver step (one
+// or more checked network calls) and a conditioner refinement at the level the
+// step lands on. docs/sampling.md describes it.
 #pragma once
 
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/denoiser.hpp>
-#include <ilvr/detail/cpu.hpp>
 #include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/random.hpp>
 #include <ilvr/respacing.hpp>
+#include <ilvr/sampler/solver.hpp>
 #include <ilvr/sampler/step_math.hpp>
 #include <ilvr/tensor.hpp>
 
 #include <concepts>
 #include <cstdint>
-#include <exception>
+#include <span>
 #include <string>
-#include <algorithm>
 #include <type_traits>
-#include <vector>
+#include <utility>
 
 namespace ilvr {
 
-/// A step rule (ddpm, ddim, or the user's): float32 scalars per index, and the
-/// per-element proposal.
-template <class S>
-concept step_rule = requires(const S& s, const noise_schedule& sched, const step_coefficients& c) {
-    { s.coefficients(sched, 0) } -> std::same_as<step_coefficients>;
-    { S::proposal(c, 0.0f, 0.0f, 0.0f, 0.0f, true) } -> std::same_as<float>;
-};
-
 /// What a step callback sees after step `index` (and its refinement).
 struct step_event {
-    int step;                            ///< 0 for the first step executed, K-1 for the last
-    int index;                           ///< respaced index i (K-1 .. 0)
-    int timestep;                        ///< original timestep tau[i] given to the denoiser
-    tensor_view<const float> sample;     ///< x after the step: x_{i-1} in respaced terms
+    int step;                               ///< 0 for the first step executed, steps - 1 for the last
+    int index;                              ///< respaced index i (K-1 .. 0)
+    int timestep;                           ///< original timestep tau[i] given to the denoiser
+    tensor_view<const float> sample;        ///< x after the step: x_{i-1} in respaced terms
     tensor_view<const float> predicted_x0;  ///< the step's (clipped) x0 prediction
+    int steps = 0;                          ///< K, the number of steps of the run
+    std::int64_t network_calls = 0;         ///< network calls so far in the run, this step's included
 };
 
 /// Called after every step; returning false cancels sampling. A callback that
@@ -55,91 +49,215 @@ struct run_options {
     int threads = 1;                 ///< threads for the library's own work (needs OpenMP)
 };
 
-/// Applies one step to a batch: x <- rule.proposal(x, x0(x, eps), v, z), x0 saved.
-/// Elementwise, so x is updated in place.
-template <step_rule Rule>
-void apply_step(const Rule&, const step_coefficients& c, tensor_view<float> x, tensor_view<const float> model_out,
-                model_output kind, tensor_view<const float> z, tensor_view<float> x0, int threads)
+namespace detail {
+
+template <class>
+inline constexpr bool dependent_false = false;
+
+template <class R>
+concept has_solver_step = requires(R& r, solver_step& s) { r.step(s); };
+template <class R>
+concept has_solver_prepare = requires(R& r, const solver_setup& s) { r.prepare(s); };
+template <class R>
+concept has_rule_coefficients = requires(const R& r, const noise_schedule& s) {
+    { r.coefficients(s, 0) } -> std::same_as<step_coefficients>;
+};
+template <class R>
+concept has_rule_proposal = requires(const R& r, const step_coefficients& c) {
+    { r.proposal(c, 0.0f, 0.0f, 0.0f, 0.0f, true) } -> std::same_as<float>;
+};
+
+/// Reports the first requirement of ilvr::solver / ilvr::step_rule that `R`
+/// misses, as one static_assert naming it. Always true: the report is the assert.
+template <class R>
+consteval bool diagnose_rule()
 {
-    const shape4 s = x.shape();
-    const std::size_t per_image = s.image_size();
-    const bool learned = kind == model_output::eps_and_v;
-    const std::size_t out_stride = learned ? 2 * per_image : per_image;
-    detail::parallel_for(s.n, threads, [&](std::int64_t b, int) {
-        const auto ub = static_cast<std::size_t>(b);
-        float* xb = x.data() + ub * per_image;
-        float* x0b = x0.data() + ub * per_image;
-        const float* eps = model_out.data() + ub * out_stride;
-        const float* v = learned ? eps + per_image : eps;
-        const float* zb = z.data() + ub * per_image;
-        // Two passes per block of 2048 elements (8 KiB a stream, so the second pass
-        // reads x0 from L1): predict x0, then the proposal. Fused, GCC does not
-        // vectorise the clamp of x0 next to four streams ("control flow in loop",
-        // 1.8 ms instead of 0.3 ms at 3 x 256 x 256); split, both loops vectorise.
-        // The coefficients are a local copy: read through a reference they could
-        // alias the stores. Same arithmetic per element, so the same bits.
-        const step_coefficients cc = c;
-        auto run = [&](auto learned_output) {
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e0 = 0; e0 < per_image; e0 += 2048) {
-                    const std::size_t e1 = std::min(per_image, e0 + 2048);
-                    for (std::size_t e = e0; e < e1; ++e) x0b[e] = predict_x0(cc, xb[e], eps[e]);
-                    for (std::size_t e = e0; e < e1; ++e)
-                        xb[e] = Rule::proposal(cc, xb[e], x0b[e], v[e], zb[e], learned_output);
-                }
-            });
-        };
-        if (learned) run(std::true_type{});  // the branch out of the loop
-        else run(std::false_type{});
-    });
+    if constexpr (solver<R> || step_rule<R>) {
+    } else if constexpr (has_solver_step<R> && !has_solver_prepare<R>) {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is not an ilvr::solver: it has step(ilvr::solver_step&) "
+                                          "but no prepare(const ilvr::solver_setup&)");
+    } else if constexpr (has_solver_prepare<R> && !has_solver_step<R>) {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is not an ilvr::solver: it has prepare(const "
+                                          "ilvr::solver_setup&) but no step(ilvr::solver_step&)");
+    } else if constexpr (has_solver_step<R>) {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is not an ilvr::solver: it must be copy-constructible "
+                                          "(every run works on its own copy)");
+    } else if constexpr (has_rule_coefficients<R>) {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is not an ilvr::step_rule: it has no proposal(const "
+                                          "ilvr::step_coefficients&, float x, float x0, float v, float z, bool learned) "
+                                          "returning float, callable on a const rule");
+    } else if constexpr (has_rule_proposal<R>) {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is not an ilvr::step_rule: it has no const "
+                                          "coefficients(const ilvr::noise_schedule&, int) returning "
+                                          "ilvr::step_coefficients");
+    } else {
+        static_assert(dependent_false<R>, "ilvr::sampler: the rule is neither an ilvr::step_rule (coefficients(schedule, "
+                                          "i) and proposal(c, x, x0, v, z, learned)) nor an ilvr::solver "
+                                          "(prepare(const solver_setup&) and step(solver_step&))");
+    }
+    return true;
 }
 
-/// Draws samples from a respaced process with a step rule, optionally
-/// conditioned. Holds no per-run state; run() allocates its buffers once.
-template <step_rule Rule>
-class sampler {
-public:
-    sampler(respaced_schedule process, Rule rule = {}) : process_(std::move(process)), rule_(rule) {}
+/// The samples argument of run(): a mutable view, or a non-const lvalue of a
+/// viewable container whose view is mutable.
+template <class S>
+concept mutable_samples = std::same_as<std::remove_cvref_t<S>, tensor_view<float>>
+    || (std::is_lvalue_reference_v<S> && viewable<S> && requires(S s) {
+           { as_view(s) } -> std::same_as<tensor_view<float>>;
+       });
 
+template <class C, class Noise>
+concept has_conditioner_prepare = requires(C& c, const shape4& shape, const respaced_schedule& process) {
+    c.prepare(shape, process, 1);
+};
+template <class C, class Noise>
+concept has_conditioner_refine = requires(C& c, const step_info& info, tensor_view<float> x, const Noise& noise) {
+    c.refine(info, x, noise);
+};
+
+/// Whether run()'s arguments satisfy every concept (the deduced types).
+template <class Model, class Noise, class Samples, class Cond, class Callback>
+inline constexpr bool run_arguments_ok = denoiser<std::remove_reference_t<Model>> && noise_source<Noise>
+    && mutable_samples<Samples> && !std::is_const_v<std::remove_reference_t<Cond>>
+    && conditioner<std::remove_cvref_t<Cond>, Noise> && step_callback<Callback>;
+
+/// Reports the first argument of run() that misses its concept, as one
+/// static_assert naming the concept and the requirement. Always true.
+template <class Model, class Noise, class Samples, class Cond, class Callback>
+consteval bool diagnose_run()
+{
+    using M = std::remove_reference_t<Model>;
+    using C = std::remove_reference_t<Cond>;
+    if constexpr (!std::invocable<M&, tensor_view<const float>, std::span<const std::int64_t>>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: it cannot be called as "
+                                          "model(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)");
+    } else if constexpr (!denoiser<M>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: what it returns is not "
+                                          "viewable (return an ilvr::tensor, a tensor_view, or an Eigen or xtensor "
+                                          "container with that backend's header included)");
+    } else if constexpr (!noise_source<Noise>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the noise is not an ilvr::noise_source: it cannot be "
+                                          "called as noise(ilvr::noise_purpose, int step, std::uint64_t first_sample, "
+                                          "ilvr::tensor_view<float> out) on a const object");
+    } else if constexpr (!mutable_samples<Samples>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the samples are not writable: pass an "
+                                          "ilvr::tensor_view<float> or a non-const lvalue of a viewable container "
+                                          "(ilvr::tensor, Eigen, xtensor)");
+    } else if constexpr (std::is_const_v<C>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is const: its prepare() and refine() "
+                                          "update its buffers, so pass it as a non-const object");
+    } else if constexpr (!has_conditioner_prepare<C, Noise>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is not an ilvr::conditioner: it has no "
+                                          "prepare(const ilvr::shape4&, const ilvr::respaced_schedule&, int threads)");
+    } else if constexpr (!has_conditioner_refine<C, Noise>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is not an ilvr::conditioner: it has no "
+                                          "refine(const ilvr::step_info&, ilvr::tensor_view<float>, const Noise&) for "
+                                          "this noise source");
+    } else if constexpr (!step_callback<Callback>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the callback is not an ilvr::step_callback: it cannot be "
+                                          "called as callback(const ilvr::step_event&)");
+    }
+    return true;
+}
+
+template <class Rule, bool = solver<Rule>, bool = step_rule<Rule>>
+struct solver_for {
+    struct type {};  // neither: diagnose_rule has reported it
+};
+template <class Rule, bool Rule_too>
+struct solver_for<Rule, true, Rule_too> {
+    using type = Rule;
+};
+template <class Rule>
+struct solver_for<Rule, false, true> {
+    using type = rule_solver<Rule>;
+};
+
+} // namespace detail
+
+/// Draws samples from a respaced process with a solver (ilvr::solver: dpmpp_2m,
+/// heun, the user's own) or a step rule (ilvr::step_rule: ddpm, ddim, run through
+/// rule_solver), optionally conditioned. Holds no per-run state: each run()
+/// works on its own copy of the solver and allocates its buffers once.
+template <class Rule>
+class sampler {
+    static_assert(detail::diagnose_rule<Rule>());
+    static constexpr bool valid_rule = solver<Rule> || step_rule<Rule>;
+    using solver_type = typename detail::solver_for<Rule>::type;
+
+public:
+    /// A sampler of `process` with `rule` (a step rule or a solver).
+    sampler(respaced_schedule process, Rule rule = {}) : process_(std::move(process)), rule_(std::move(rule)) {}
+
+    /// The sampled process.
     const respaced_schedule& process() const { return process_; }
+    /// The step rule or solver as given.
     const Rule& rule() const { return rule_; }
 
-    /// Samples into `samples` ([B, C, H, W]; its contents are overwritten, starting
-    /// from x_T). Returns false if the callback cancelled. Throws ilvr::error on a
-    /// bad denoiser output (shape, NaN/Inf), naming the step.
-    template <denoiser Model, noise_source Noise, class Conditioner = no_conditioning, class Callback = no_callback>
-        requires conditioner<std::remove_cvref_t<Conditioner>, Noise> && step_callback<Callback>
-    bool run(Model&& model, const Noise& noise, tensor_view<float> samples, Conditioner&& cond = {},
-             Callback&& callback = {}, run_options options = {}) const
+    /// Samples into `samples` ([B, C, H, W]: an ilvr::tensor_view<float> or a
+    /// non-const viewable container: ilvr::tensor, Eigen, xtensor; its contents
+    /// are overwritten, starting from x_T). Returns false if the callback
+    /// cancelled. Throws ilvr::error on a bad denoiser output (shape, NaN/Inf),
+    /// naming the step and, after the first, the call within it. Arguments that
+    /// miss their concept fail to compile with one message naming it.
+    template <class Model, class Noise, class Samples, class Conditioner = no_conditioning,
+              class Callback = no_callback>
+    bool run(Model&& model, const Noise& noise, Samples&& samples, Conditioner&& cond = {}, Callback&& callback = {},
+             run_options options = {}) const
+    {
+        static_assert(detail::diagnose_run<Model, Noise, Samples, Conditioner, Callback>());
+        if constexpr (valid_rule && detail::run_arguments_ok<Model, Noise, Samples, Conditioner, Callback>)
+            return run_view(model, noise, tensor_view<float>(as_view(samples)), cond, callback, options);
+        else
+            return false;
+    }
+
+private:
+    solver_type make_solver() const
+    {
+        if constexpr (solver<Rule>) return rule_;
+        else return solver_type(rule_);
+    }
+
+    template <class Model, class Noise, class Conditioner, class Callback>
+    bool run_view(Model& model, const Noise& noise, tensor_view<float> samples, Conditioner& cond, Callback& callback,
+                  run_options options) const
     {
         const shape4 shape = samples.shape();
         detail::require(shape.n >= 1 && shape.c >= 1 && shape.h >= 1 && shape.w >= 1,
                         "sampler: sample shape " + shape.to_string() + " is empty");
         detail::require(options.threads >= 1, "sampler: threads must be >= 1");
         cond.prepare(shape, process_, options.threads);
-        tensor z(shape), x0(shape);
-        std::vector<std::int64_t> t(static_cast<std::size_t>(shape.n));
+        solver_type solver = make_solver();  // this run's own copy: its history starts empty
+        solver.prepare(solver_setup{shape, &process_, options.threads});
+        tensor x0(shape);
         const int steps = static_cast<int>(process_.timesteps.size());
 
-        noise(noise_purpose::initial, 0, options.first_sample, samples);
-        for (int i = steps - 1, k = 0; i >= 0; --i, ++k) {
-            const int tau = process_.timesteps[static_cast<std::size_t>(i)];
-            std::fill(t.begin(), t.end(), std::int64_t{tau});
-            const auto& out = call_denoiser(model, samples, t, k, tau);
-            const tensor_view<const float> eps = as_view(out);
-            const model_output kind = detail::check_model_output(shape, eps.shape(), k);
-            detail::check_finite(eps, k, tau, options.threads);
+        using checked = checked_denoiser<std::remove_reference_t<Model>>;
+        checked network(model, options.threads);
+        // The solver sees the network and the noise through two plain function
+        // pointers: one indirect call per network call or noise draw.
+        auto call = [](void* n, tensor_view<const float> x, int timestep, int step, int number) {
+            return (*static_cast<checked*>(n))(x, timestep, step, number);
+        };
+        auto draw = [](const void* n, int index, std::uint64_t first, int threads, tensor_view<float> z) {
+            const Noise& source = *static_cast<const Noise*>(n);
+            // per image, in parallel: draws are keyed by image, so the split does not matter
+            detail::parallel_for(z.shape().n, threads, [&](std::int64_t b, int) {
+                source(noise_purpose::proposal, index, first + static_cast<std::uint64_t>(b), z.batch(b, 1));
+            });
+        };
 
-            const step_coefficients c = rule_.coefficients(process_.schedule, i);
-            if (c.noise)  // per image, in parallel: draws are keyed by image, so the split does not matter
-                detail::parallel_for(shape.n, options.threads, [&](std::int64_t b, int) {
-                    noise(noise_purpose::proposal, i, options.first_sample + static_cast<std::uint64_t>(b),
-                          z.view().batch(b, 1));
-                });
-            apply_step(rule_, c, samples, eps, kind, z.view(), x0.view(), options.threads);
+        noise(noise_purpose::initial, 0, options.first_sample, samples);
+        for (int k = 0; k < steps; ++k) {
+            solver_step step(k, &process_, options.threads, options.first_sample, samples, x0.view(), &network, +call,
+                             &noise, +draw);
+            solver.step(step);
+            const int i = step.index(), tau = step.timestep();
+            // The step landed on alpha_bar_prev[i]: the conditioner refines there.
             cond.refine(step_info{i, tau, &process_, options.first_sample, options.threads}, samples, noise);
 
-            const step_event event{k, i, tau, samples, x0.view()};
+            const step_event event{k, i, tau, samples, x0.view(), steps, network.calls()};
             if constexpr (std::is_same_v<std::invoke_result_t<Callback&, const step_event&>, bool>) {
                 if (!callback(event)) return false;
             } else {
@@ -147,32 +265,6 @@ public:
             }
         }
         return true;
-    }
-
-    /// As above for any viewable container (ilvr::tensor, Eigen, xtensor).
-    template <denoiser Model, noise_source Noise, viewable Samples, class Conditioner = no_conditioning,
-              class Callback = no_callback>
-        requires(!std::same_as<std::remove_cvref_t<Samples>, tensor_view<float>>)
-    bool run(Model&& model, const Noise& noise, Samples& samples, Conditioner&& cond = {}, Callback&& callback = {},
-             run_options options = {}) const
-    {
-        return run(std::forward<Model>(model), noise, tensor_view<float>(as_view(samples)),
-                   std::forward<Conditioner>(cond), std::forward<Callback>(callback), options);
-    }
-
-private:
-    // The denoiser's own exceptions are rethrown as ilvr::error naming the step,
-    // so a failure deep in a long job says where it happened.
-    template <class Model>
-    static decltype(auto) call_denoiser(Model& model, tensor_view<float> x, const std::vector<std::int64_t>& t, int step,
-                                        int tau)
-    {
-        try {
-            return model(tensor_view<const float>(x), std::span<const std::int64_t>(t));
-        } catch (const std::exception& e) {
-            throw error("denoiser failed at step " + std::to_string(step) + " (timestep " + std::to_string(tau)
-                        + "): " + e.what());
-        }
     }
 
     respaced_schedule process_;

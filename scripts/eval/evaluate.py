@@ -33,6 +33,11 @@ Usage (from the repository root, Debian's interpreter):
     /usr/bin/python3 scripts/eval/evaluate.py --preset issue --publish   # the published numbers
     /usr/bin/python3 scripts/eval/evaluate.py --preset budget            # about 30 minutes
     /usr/bin/python3 scripts/eval/evaluate.py --preset test              # seconds, for development
+    /usr/bin/python3 scripts/eval/evaluate.py --preset solvers --publish # samplers per network call
+
+--preset solvers (issue 17) measures faithfulness, diversity and the Frechet
+distance of ILVR at N = 4 for each sampler of SOLVER_CONFIGS at a few network
+budgets, against DDPM at 100 steps (solvers_main).
 """
 
 import argparse
@@ -66,6 +71,27 @@ BUDGET_DIV_SAMPLES = 6
 BUDGET_FID_SAMPLES = 300
 BUDGET_GRID_SAMPLES = 6
 
+# The solvers preset (issue 17): ILVR at one factor with each sampler at a few network budgets,
+# against DDPM at 100 steps (the paper's setting). (label, --sampler, --respacing K, network calls)
+# in drawing order: the baseline first, then the issue's goal (20 calls), then the rest.
+SOLVER_CONFIGS = [
+    ("DDPM, 100 steps", "ddpm", 100, 100),
+    ("DPM-Solver++(2M), 20 steps", "dpm++2m", 20, 20),
+    ("Heun, 10 steps", "heun", 10, 19),
+    ("DDIM, 20 steps", "ddim", 20, 20),
+    ("DPM-Solver++(2M), 10 steps", "dpm++2m", 10, 10),
+    ("Heun, 5 steps", "heun", 5, 9),
+    ("DPM-Solver++(2M), 50 steps", "dpm++2m", 50, 50),
+    ("DDIM, 50 steps", "ddim", 50, 50),
+    ("Heun, 25 steps", "heun", 25, 49),
+]
+SOLVER_FACTOR = 4         # N of every solvers row
+SOLVER_FID_REFS = 200     # one sample each: faithfulness and the Frechet distance
+SOLVER_DIV_REFS = 10      # x SOLVER_DIV_SAMPLES: diversity
+SOLVER_DIV_SAMPLES = 4
+SOLVER_GRID_REFS = 2      # the picture: 2 references x 4 samples per row
+SOLVER_GRID_SAMPLES = 4
+FID_BOOTSTRAP = 200       # resamples of the samples for the Frechet distance's interval
 ALL_FACTORS = [1, 2, 4, 8, 16, 32]
 ALL_RANGES = ["1000:0", "1000:250", "1000:500", "1000:750"]
 PRESETS = {
@@ -76,6 +102,10 @@ PRESETS = {
                    range_factor=4, grid_samples=BUDGET_GRID_SAMPLES),
     "test": dict(steps=10, factors=[2, 16], div_refs=2, div_samples=2, fid_samples=16,
                  ranges=["1000:0", "1000:750"], range_factor=4, grid_samples=2),
+    # Samplers at equal network calls (issue 17): its own flow, solvers_main().
+    "solvers": dict(steps=100, factors=[SOLVER_FACTOR], div_refs=SOLVER_DIV_REFS, div_samples=SOLVER_DIV_SAMPLES,
+                    fid_samples=SOLVER_FID_REFS, ranges=["1000:0"], range_factor=SOLVER_FACTOR,
+                    grid_samples=SOLVER_GRID_SAMPLES),
 }
 GRID_REFS = 4            # references of different classes in the figure grids
 BOOTSTRAP_RESAMPLES = 2000
@@ -499,7 +529,7 @@ def parse_args(argv=None):
                    help="take a new snapshot of --model (runs drawn with the old one are drawn again)")
     p.add_argument("--classifier", default=os.path.join(ROOT, "models/fashion-mnist-classifier/classifier.pt"))
     p.add_argument("--data", default=DEFAULT_DATA, help="folder of the Fashion-MNIST IDX .gz files")
-    p.add_argument("--out", default=os.path.join(ROOT, "out/eval"))
+    p.add_argument("--out", help="output folder (default: out/eval, out/eval-solvers for --preset solvers)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 unless diversity increases with N in both spaces (the test suite's check)")
     p.add_argument("--publish", action="store_true",
@@ -516,6 +546,8 @@ def parse_args(argv=None):
         p.error("--div-samples must be at least 2 (diversity needs pairs)")
     if args.fid_samples < args.div_samples:
         p.error("--fid-samples must be at least --div-samples (the unconditional diversity uses them)")
+    if args.out is None:
+        args.out = os.path.join(ROOT, "out/eval-solvers" if args.preset == "solvers" else "out/eval")
     args.out = os.path.abspath(args.out)
     return args
 
@@ -523,6 +555,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads * args.jobs)
+    if args.preset == "solvers":
+        return solvers_main(args)
     if not os.access(args.tool, os.X_OK):
         sys.exit(f"evaluate: no ilvr tool at {args.tool}; build it (cmake --build --preset release) "
                  f"or give --tool")
@@ -704,6 +738,170 @@ def publish(res, figures, preset):
             shutil.copyfile(os.path.join(figures, name), os.path.join(ROOT, "docs", "images", name))
         written.append("docs/images/eval_*.png")
     print("published " + ", ".join(written))
+
+
+# ----------------------------------------------------------------------------
+# The solvers preset (issue 17): quality per network call
+# ----------------------------------------------------------------------------
+
+def frechet_summary(feats, test_feats, seed):
+    """Frechet distance of the sample features to the test set's, with a 95 % bootstrap interval over
+    the samples (FID_BOOTSTRAP resamples with replacement; duplicates shrink the sample covariance,
+    so resampled distances sit above the plain one: the interval is wide on the high side). The test
+    set's mean, covariance and its square root are computed once (sample_quality.frechet_distance's
+    formula, with the roles of the two sets swapped, which the trace leaves unchanged)."""
+    mu_t, s_t = test_feats.mean(0), np.cov(test_feats, rowvar=False)
+    w, v = np.linalg.eigh(s_t)
+    root_t = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+    def distance(f):
+        mu, s = f.mean(0), np.cov(f, rowvar=False)
+        m = root_t @ s @ root_t
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+        return float(((mu - mu_t) ** 2).sum() + np.trace(s) + np.trace(s_t) - 2.0 * cross)
+
+    rng = np.random.default_rng(seed)
+    boot = [distance(feats[rng.integers(0, len(feats), len(feats))]) for _ in range(FID_BOOTSTRAP)]
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"mean": distance(feats), "ci95": [float(lo), float(hi)], "refs": len(feats)}
+
+
+def solver_tables(res):
+    """The solvers preset's table: per row the network calls and every metric with its interval."""
+    cfg, rows = res["config"], res["metrics"]["solvers"]
+    out = [f"### ILVR at N = {cfg['factor']} by sampler and network calls (95 % bootstrap intervals)", "",
+           f"Faithfulness and Frechet distance: {cfg['fid_refs']} references x 1 sample; diversity: "
+           f"{cfg['div_refs']} references x {cfg['div_samples']} samples.", "",
+           "| sampler | network calls | phi_N MSE | class agreement | diversity (pixels) | diversity (features) "
+           "| Frechet distance |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        m = r["metrics"]
+        out.append(f"| {r['label']} | {r['calls']} | {fmt(m['phi_mse'], 5)} | {fmt(m['class_agreement'], 3)} | "
+                   f"{fmt(m['diversity']['pixel'], 3)} | {fmt(m['diversity']['feature'], 2)} | "
+                   f"{fmt(m['fid'], 1)} |")
+    out += ["", f"Real: {cfg['fid_refs']} training images give a Frechet distance of "
+                f"{res['metrics']['fid_real_train']:.1f} (the floor at this sample count)."]
+    return "\n".join(out) + "\n"
+
+
+def solver_checks(res):
+    """The issue's goal: 20 network calls within DDPM-100's intervals on faithfulness and Frechet distance."""
+    rows = res["metrics"]["solvers"]
+    base = next(r for r in rows if r["sampler"] == "ddpm")["metrics"]
+    out = []
+    for r in rows:
+        if r["calls"] != 20:
+            continue
+        for key, name in (("phi_mse", "phi_N MSE"), ("fid", "Frechet distance")):
+            lo, hi = base[key]["ci95"]
+            v = r["metrics"][key]["mean"]
+            out.append({"check": f"{r['label']}: {name} {v:.5g} within DDPM-100's interval [{lo:.5g}, {hi:.5g}]",
+                        "pass": bool(lo <= v <= hi)})
+    return out
+
+
+def solvers_main(args):
+    """Draws ILVR samples at N = SOLVER_FACTOR with every SOLVER_CONFIGS row (restartable), measures
+    faithfulness, diversity and the Frechet distance, and writes results.json, the table and a picture."""
+    started = time.time()
+    n = SOLVER_FACTOR
+    fid_refs, div_refs, div_k = args.fid_samples, args.div_refs, args.div_samples
+    print(f"preset solvers: N={n}, {len(SOLVER_CONFIGS)} samplers, {fid_refs} x 1 + {div_refs} x {div_k} "
+          f"samples each; out {rel(args.out)}")
+    test_u8, test_labels = load_split(args.data, "t10k")
+    train_u8, _ = load_split(args.data, "train")
+    refs_dir = os.path.join(args.out, "refs")
+    sets = {"div": list(range(div_refs)), "fid": list(range(fid_refs)),
+            "grid": grid_indices(test_labels, SOLVER_GRID_REFS)}
+    stems = {name: export_refs(os.path.join(refs_dir, name), test_u8, idx) for name, idx in sets.items()}
+    model = snapshot_model(args.model, args.out, args.refresh_model)
+    model_path = os.path.join(args.out, "model", "model.pt")
+    runs = os.path.join(args.out, "runs")
+    timings, drawn = {}, []
+    for label, sampler, steps, calls in SOLVER_CONFIGS:
+        a = argparse.Namespace(**vars(args))
+        a.steps = steps
+        tool = Tool(a, model_path, model["sha256"])
+        tag = f"{sampler}-{steps}"
+        job = ["--sampler", sampler, "--factor", str(n)]
+        fid_dir, div_dir, grid_dir = (os.path.join(runs, f"{part}-{tag}") for part in ("fid", "div", "grid"))
+        fid_paths = sample_paths(fid_dir, stems["fid"], n, 1)
+        div_paths = sample_paths(div_dir, stems["div"], n, div_k)
+        tool.run(f"{label}: Frechet set", fid_dir, job + ["--samples", "1", os.path.join(refs_dir, "fid")],
+                 flat(fid_paths))
+        tool.run(f"{label}: diversity set", div_dir, job + ["--samples", str(div_k), os.path.join(refs_dir, "div")],
+                 flat(div_paths))
+        tool.run(f"{label}: grid", grid_dir, job + ["--samples", str(SOLVER_GRID_SAMPLES),
+                                                    os.path.join(refs_dir, "grid")],
+                 flat(sample_paths(grid_dir, stems["grid"], n, SOLVER_GRID_SAMPLES)),
+                 grid=os.path.join(grid_dir, "grid.png"))
+        timings.update(tool.timings)
+        drawn.append((label, sampler, steps, calls, fid_paths, div_paths, grid_dir))
+
+    t = time.time()
+    clf = Classifier(args.classifier)
+    seed = args.seed
+    _, test_feats = clf(test_u8)
+    _, train_feats = clf(train_u8[:fid_refs])
+    fid_refs_u8, div_refs_u8 = test_u8[sets["fid"]], test_u8[sets["div"]]
+    fid_ref_cls, _ = clf(fid_refs_u8)
+    rows = []
+    for label, sampler, steps, calls, fid_paths, div_paths, _ in drawn:
+        s = load_pngs(flat(fid_paths)).reshape(fid_refs, 1, 32, 32)
+        s_cls, s_feats = clf(s)
+        f = faithfulness(s, fid_refs_u8, s_cls, fid_ref_cls, n, seed)
+        d = load_pngs(flat(div_paths)).reshape(div_refs, div_k, 32, 32)
+        rows.append({"label": label, "sampler": sampler, "steps": steps, "calls": calls,
+                     "metrics": {"phi_mse": f["phi_mse"], "class_agreement": f["class_agreement"],
+                                 "diversity": diversity(d, clf(d)[1], seed),
+                                 "fid": frechet_summary(s_feats.reshape(fid_refs, -1), test_feats, seed)}})
+    timings["metrics"] = {"seconds": round(time.time() - t, 1)}
+    timings["total"] = {"seconds": round(time.time() - started, 1)}
+
+    # The picture: per sampler its grid (2 references: reference, phi_N, 4 samples), labelled.
+    figures = os.path.join(args.out, "figures")
+    os.makedirs(figures, exist_ok=True)
+    stack_with_labels([upscale(os.path.join(g, "grid.png")) for *_, g in drawn],
+                      [f"{label} ({calls} network calls)" for label, _, _, calls, *_ in drawn]
+                      ).save(os.path.join(figures, "eval_solvers.png"))
+
+    res = {
+        "issue": 17,
+        "config": {"preset": "solvers", "factor": n, "fid_refs": fid_refs, "div_refs": div_refs,
+                   "div_samples": div_k, "samplers": [list(c) for c in SOLVER_CONFIGS], "seed": seed,
+                   "threads": args.threads, "jobs": args.jobs, "batch": args.batch,
+                   "bootstrap_resamples": BOOTSTRAP_RESAMPLES, "fid_bootstrap_resamples": FID_BOOTSTRAP},
+        "definitions": {
+            "calls": "network evaluations per sample: K for ddpm, ddim and dpm++2m, 2K - 1 for heun",
+            "phi_mse": "per-pixel mean squared difference of phi_N(sample) and phi_N(reference), [-1, 1] units",
+            "fid": "Frechet distance of classifier features to the 10,000 test images; interval: bootstrap "
+                   "over the samples",
+            "ci95": "2.5 and 97.5 percentiles of the bootstrap means (references resampled)",
+        },
+        "tool": {"path": rel(args.tool), "sha256": sha256(args.tool), **git_state()},
+        "model": model, "classifier": rel(args.classifier), "machine": machine(), "timings": timings,
+        "metrics": {"solvers": rows, "fid_real_train": frechet_distance(train_feats, test_feats)},
+    }
+    res["checks"] = solver_checks(res)
+    write_json(os.path.join(args.out, "results.json"), res)
+    print()
+    print(solver_tables(res))
+    for c in res["checks"]:
+        print(f"{'PASS' if c['pass'] else 'FAIL'}: {c['check']}")
+    print(f"\ntotal {timings['total']['seconds']:.0f} s; wrote {rel(os.path.join(args.out, 'results.json'))} "
+          f"and {rel(figures)}/eval_solvers.png")
+    if args.publish:
+        dest = os.path.join(ROOT, "docs", "evaluation", "solvers")
+        os.makedirs(dest, exist_ok=True)
+        write_json(os.path.join(dest, "results.json"), res)
+        with open(os.path.join(dest, "tables.md"), "w") as f:
+            f.write(f"# Evaluation tables (issue 17), preset `solvers`\n\nGenerated by `scripts/eval/evaluate.py "
+                    f"--preset solvers --publish` (seed {seed}, model after {model['steps_done']} training "
+                    f"steps); the numbers are in [results.json](results.json).\n\n" + solver_tables(res))
+        shutil.copyfile(os.path.join(figures, "eval_solvers.png"),
+                        os.path.join(ROOT, "docs", "images", "eval_solvers.png"))
+        print(f"published {rel(dest)}/{{results.json,tables.md}}, docs/images/eval_solvers.png")
+    return 0
 
 
 def on_sigterm(signum, frame):

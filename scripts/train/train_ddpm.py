@@ -380,13 +380,19 @@ def atomic_write_json(obj, path):
     os.replace(tmp, path)
 
 
-def export_torchscript(ema, path):
-    """Script the EMA model (eval mode) and save it atomically."""
+def export_torchscript(ema, path, learn_sigma):
+    """Script the EMA model (eval mode) and save it atomically, with the metadata
+    (ilvr.json) that lets the ilvr tool run it without model flags."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from adm import export  # scripts/adm/export.py
+
     ema.eval()
-    scripted = torch.jit.script(ema)
-    tmp = path + ".tmp"
-    torch.jit.save(scripted, tmp)
-    os.replace(tmp, path)
+    meta = export.make_metadata(32, 1, learn_sigma, 1000, "linear",
+                                source={"description": SOURCE_DESCRIPTION})
+    export.save(torch.jit.script(ema), path, meta)
+
+
+SOURCE_DESCRIPTION = "Fashion-MNIST DDPM trained by scripts/train/train_ddpm.py (config.json beside it)"
 
 
 def make_config(args, n_params, step, train_seconds):
@@ -512,7 +518,7 @@ def main():
                            "step": step, "train_seconds": train_seconds, "args": vars(args),
                            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
                            "python_rng": random.getstate()}, ckpt_path)
-        export_torchscript(ema, os.path.join(args.out, "model.pt"))
+        export_torchscript(ema, os.path.join(args.out, "model.pt"), args.learn_sigma)
         atomic_write_json(make_config(args, n_params, step, train_seconds), os.path.join(args.out, "config.json"))
 
     # Stop cleanly (checkpoint first) on SIGTERM / SIGINT.
