@@ -231,8 +231,8 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         unconditional->excludes(app->get_option(name));
     app->add_flag("--assemble", o.assemble, "write the grid of a finished job in --out from its samples and "
                                             "manifest (after --shard runs); takes only --out, --grid, --quiet");
-    app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
-                                        "the missing ones; with nothing missing, just writes the grid");
+    app->add_flag("--resume", o.resume, "continue the job in OUT (its manifest must match): keep its complete "
+                                        "samples, draw the missing or damaged ones, write the grid");
     return app;
 }
 

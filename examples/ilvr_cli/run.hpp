@@ -470,9 +470,9 @@ inline void remove_stale_temporaries(const plan& p)
 
 /// Takes the output folder for the job: creates it, locks it (a second job is
 /// refused), and settles the manifest. --resume: the manifest must be this
-/// job's (written if absent, in a folder without samples). A fresh run: another
-/// job's manifest (or none) is replaced only when no other process holds the
-/// folder, after the job's sample files there are removed (only this shard's
+/// job's (written if absent, in a folder without samples). A fresh whole job:
+/// another job's manifest (or none) is replaced only when no other process holds
+/// the folder (a shard never replaces another job's manifest), after the job's sample files there are removed (only this shard's
 /// when other shards run), so a later --resume never trusts a file of another job.
 inline std::unique_ptr<folder_lock> take_folder(const plan& p, const manifest& job)
 {
@@ -489,6 +489,9 @@ inline std::unique_ptr<folder_lock> take_folder(const plan& p, const manifest& j
             throw ilvr::error("--resume: '" + p.out.string() + "' holds another job (" + difference + ")");
         if (!found && p.resume && any_sample_exists(p))
             throw ilvr::error("--resume: '" + p.out.string() + "' holds samples but no job manifest");
+        if (found && p.shard_count > 1)  // a shard with a typo must not take over the other shards' folder
+            throw ilvr::error("'" + p.out.string() + "' holds another job (" + difference + "); a shard does not "
+                              "replace it: give the job's options, or remove " + manifest_name + ", or choose another --out");
         const bool alone = lock->alone();
         if (found && !alone)
             throw ilvr::error("'" + p.out.string() + "' holds another job (" + difference +

@@ -550,6 +550,9 @@ TEST_CASE("hostile: shards split one reference's samples; --assemble writes the 
         CHECK(read_bytes(sharded / f) == read_bytes(whole / f));
     }
     require_error(run_cli({"--assemble", "--out", (tmp / "nothing").string()}), "holds no job manifest");
+    // A shard given other options (a resubmitted task with a typo) never takes the folder over.
+    require_error(job.run(sharded, {"--shard", "0/2", "--seed", "4"}), "a shard does not replace it");
+    CHECK(read_bytes(sharded / "ilvr-job.txt") == read_bytes(whole / "ilvr-job.txt"));
 }
 
 TEST_CASE("hostile: --shard auto reads Slurm and MPI launchers' variables", "[cli][hostile]")
