@@ -22,6 +22,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -121,8 +122,8 @@ inline bool write_manifest(const std::filesystem::path& out, const manifest& m, 
 {
     const write_section section;
     const auto file = out / manifest_name;
-    auto temporary = file;
-    temporary += ".tmp-" + std::to_string(::getpid());
+    auto temporary = file;  // unique across the nodes sharing the folder: pid and a random number
+    temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
     {
         std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
         stream << m.text();
