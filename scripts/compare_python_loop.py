@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A straightforward Python/PyTorch ILVR loop, as a speed baseline for the ilvr tool.
 
-It runs the DDPM sampler with ILVR of SPEC.md sections 1, 2, 4 and 6 (linear
+It runs the DDPM sampler with ILVR of docs/spec.md sections 1, 2, 4 and 6 (linear
 schedule, respaced to --steps, fixed small variance, clipped x0, every step
 conditioned, the reference noised to the proposal's level) over the same
 TorchScript model as the C++ tool, with a simple phi_N: torch's antialiased
@@ -15,12 +15,21 @@ Compare, on the same machine and thread count:
 
 The script prints the loop's seconds (model loaded, warm-up call excluded) and
 the whole process's; the tool prints "sampled ... in X s" for its loop.
+A model that describes itself (ilvr.json, scripts/convert.py) sets the image
+size, channels, T and learn_sigma (then the variance is the learned one, as in
+the tool); e.g. a converted 256 x 256 ADM (docs/performance.md):
+
+    /usr/bin/python3 scripts/compare_python_loop.py --model ffhq256.pt --threads 2 --steps 2 --batch 1 --factor 8
+    ilvr --model ffhq256.pt --threads 2 --respacing 2 --batch 1 --samples 1 --factor 8 --out /tmp/ilvr-speed
+
 Use Debian's interpreter, which has python3-torch.
 """
 import argparse
+import json
 import math
 import os
 import time
+import zipfile
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +39,7 @@ MODEL_DIR = os.path.join(HERE, "..", "models", "fashion-mnist-ddpm")
 
 
 def respace_count(steps, count):
-    """SPEC 2 for one section: stride (T-1)/(n-1), accumulated, rounded half to even."""
+    """docs/spec.md section 2 for one section: stride (T-1)/(n-1), accumulated, rounded half to even."""
     if count > steps:
         raise ValueError(f"cannot keep {count} of {steps} steps")
     stride = 1.0 if count <= 1 else (steps - 1) / (count - 1)
@@ -42,7 +51,7 @@ def respace_count(steps, count):
 
 
 def tables(timesteps, count):
-    """Respaced process (SPEC 1 and 2) in double: per index the step's constants."""
+    """Respaced process (docs/spec.md sections 1 and 2) in double: per index the step's constants."""
     scale = 1000.0 / timesteps
     betas = torch.linspace(scale * 1e-4, scale * 0.02, timesteps, dtype=torch.float64)
     abar = torch.cumprod(1.0 - betas, 0)
@@ -59,6 +68,8 @@ def tables(timesteps, count):
     log_pv = torch.log(torch.cat([pv[1:2], pv[1:]]))
     return {
         "tau": tau,
+        "log_beta": torch.log(b).tolist(),
+        "log_pv": log_pv.tolist(),
         "sqrt_recip": torch.sqrt(1.0 / ab).tolist(),
         "sqrt_recipm1": torch.sqrt(1.0 / ab - 1.0).tolist(),
         "c1": (b * torch.sqrt(abp) / (1.0 - ab)).tolist(),
@@ -75,28 +86,45 @@ def phi(x, n):
     return F.interpolate(low, size=size, mode="bicubic", align_corners=False)
 
 
-def load_reference(path, size):
+def load_reference(path, size, channels):
     try:
         from PIL import Image
     except ImportError:  # no PIL: a fixed random reference (speed is the same)
-        return torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    image = Image.open(path).convert("L").resize((size, size), Image.BICUBIC)
-    data = torch.tensor(list(image.getdata()), dtype=torch.float32).view(1, 1, size, size)
-    return data / 127.5 - 1.0
+        return torch.rand(1, channels, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    image = Image.open(path).convert("L" if channels == 1 else "RGB").resize((size, size), Image.BICUBIC)
+    data = torch.tensor(list(image.getdata()), dtype=torch.float32).view(size, size, channels).permute(2, 0, 1)
+    return data.unsqueeze(0).contiguous() / 127.5 - 1.0
+
+
+def read_metadata(path):
+    """The model's ilvr.json (scripts/adm/export.py), or {} where it has none."""
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.split("/")[1:] == ["extra", "ilvr.json"]:
+                return json.loads(archive.read(name))
+    return {}
 
 
 def ilvr_loop(model, y, batch, factor, k, generator, clock):
-    """DDPM + ILVR over every step; clock[0] accumulates the seconds spent in model calls."""
+    """DDPM + ILVR over every step; clock[0] accumulates the seconds spent in model calls.
+    A model returning eps and v (2C channels) samples with its learned variance."""
     x = torch.randn(batch, *y.shape[1:], generator=generator)
+    channels = y.shape[1]
     for i in reversed(range(len(k["tau"]))):
         t = torch.full((batch,), k["tau"][i], dtype=torch.long)
         t0 = time.perf_counter()
-        eps = model(x, t)
+        out = model(x, t)
         clock[0] += time.perf_counter() - t0
+        eps = out[:, :channels]
         x0 = (k["sqrt_recip"][i] * x - k["sqrt_recipm1"][i] * eps).clamp(-1.0, 1.0)
         mean = k["c1"][i] * x0 + k["c2"][i] * x
         if i > 0:
-            mean = mean + k["sigma"][i] * torch.randn(x.shape, generator=generator)
+            if out.shape[1] == 2 * channels:  # learned range: log variance between log beta and the posterior's
+                frac = (out[:, channels:] + 1.0) * 0.5
+                sigma = torch.exp(0.5 * (frac * k["log_beta"][i] + (1.0 - frac) * k["log_pv"][i]))
+            else:
+                sigma = k["sigma"][i]
+            mean = mean + sigma * torch.randn(x.shape, generator=generator)
         a = k["abar_prev"][i]
         y_a = math.sqrt(a) * y + math.sqrt(1.0 - a) * torch.randn(x.shape, generator=generator)
         x = mean - phi(mean, factor) + phi(y_a, factor)
@@ -108,8 +136,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default=os.path.join(MODEL_DIR, "model.pt"))
     p.add_argument("--reference", default=os.path.join(MODEL_DIR, "references", "t10k-0000-ankle-boot.png"))
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--timesteps", type=int, default=1000)
+    p.add_argument("--image-size", type=int, default=32, help="ignored where the model has metadata")
+    p.add_argument("--channels", type=int, default=1, help="ignored where the model has metadata")
+    p.add_argument("--timesteps", type=int, default=1000, help="ignored where the model has metadata")
     p.add_argument("--steps", type=int, default=100, help="respaced steps (one section)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--factor", type=int, default=4)
@@ -119,13 +148,17 @@ def main():
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
+    meta = read_metadata(args.model)
+    size, channels = meta.get("image_size", args.image_size), meta.get("channels", args.channels)
+    timesteps = meta.get("diffusion_steps", args.timesteps)
     model = torch.jit.load(args.model).eval()
-    y = load_reference(args.reference, args.image_size)
-    k = tables(args.timesteps, args.steps)
+    y = load_reference(args.reference, size, channels)
+    k = tables(timesteps, args.steps)
     generator = torch.Generator().manual_seed(args.seed)
     with torch.inference_mode():
-        warm = torch.zeros(args.batch, 1, args.image_size, args.image_size)
-        model(warm, torch.full((args.batch,), k["tau"][-1], dtype=torch.long))  # as the tool's probe call
+        if not meta:  # as the tool's probe call, which a self-describing model skips
+            warm = torch.zeros(1, channels, size, size)
+            model(warm, torch.full((1,), k["tau"][-1], dtype=torch.long))
         for _ in range(args.repeat):
             clock = [0.0]
             t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-// Respacing against the reference (SPEC section 2): kept timesteps exact, betas to 1e-12.
+// Respacing against the reference (docs/spec.md section 2): kept timesteps exact, betas to 1e-12.
 #include "support/golden.hpp"
 
 #include <ilvr/respacing.hpp>
@@ -31,7 +31,7 @@ TEST_CASE("every golden respacing is reproduced", "[respacing][golden]")
 
 TEST_CASE("respacing rounds the accumulated stride half to even", "[respacing]")
 {
-    // SPEC section 2: "25" keeps 166, not 167 (round(k * stride) would give 167).
+    // docs/spec.md section 2: "25" keeps 166, not 167 (round(k * stride) would give 167).
     const auto t25 = ilvr::respace_timesteps(1000, "25");
     REQUIRE(std::find(t25.begin(), t25.end(), 166) != t25.end());
     REQUIRE(std::find(t25.begin(), t25.end(), 167) == t25.end());
@@ -60,7 +60,7 @@ TEST_CASE("the respaced network timesteps index the original process", "[respaci
 TEST_CASE("impossible respacing specs are clear errors", "[respacing][errors]")
 {
     using Catch::Contains;
-    REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, ""), Contains("empty") && Contains("SPEC section 2"));
+    REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, ""), Contains("empty") && Contains("docs/spec.md section 2"));
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "abc"), Contains("not an integer"));
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "10,x"), Contains("'x' is not an integer"));
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "10,"), Contains("not an integer"));
@@ -71,7 +71,7 @@ TEST_CASE("impossible respacing specs are clear errors", "[respacing][errors]")
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "ddim400"), Contains("no integer stride"));
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "ddim"), Contains("not an integer"));
     REQUIRE_THROWS_WITH(ilvr::respace_timesteps(1000, "2.5"), Contains("not an integer"));
-    // A single kept step cannot form a schedule (SPEC section 1 needs two).
+    // A single kept step cannot form a schedule (docs/spec.md section 1 needs two).
     REQUIRE_THROWS_AS(ilvr::respace(ilvr::noise_schedule::linear(1000), "1"), ilvr::error);
     REQUIRE_THROWS_AS(ilvr::respace(ilvr::noise_schedule::linear(10), std::vector<int>{3, 2}), ilvr::error);
     REQUIRE_THROWS_AS(ilvr::respace(ilvr::noise_schedule::linear(10), std::vector<int>{3, 10}), ilvr::error);

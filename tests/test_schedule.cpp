@@ -1,4 +1,4 @@
-// Noise schedules against the reference's float64 tables (SPEC section 1).
+// Noise schedules against the reference's float64 tables (docs/spec.md section 1).
 #include "support/golden.hpp"
 
 #include <ilvr/schedule.hpp>
@@ -70,4 +70,9 @@ TEST_CASE("schedules reject impossible input", "[schedule][errors]")
     REQUIRE_THROWS_AS(noise_schedule::cosine(0), ilvr::error);
     REQUIRE_THROWS_WITH(noise_schedule::named("quadratic", 10), Catch::Contains("unknown schedule 'quadratic'"));
     REQUIRE(noise_schedule::named("cosine", 10).size() == 10);
+    // Degenerate processes: abar reaches 0 (zero terminal SNR), where x0 cannot be predicted.
+    REQUIRE_THROWS_WITH(noise_schedule(std::vector<double>{0.1, 0.5, 1.0}),
+                        Catch::Contains("beta[2] = 1 makes abar 0 from step 2 on (zero terminal SNR)"));
+    REQUIRE_THROWS_WITH(noise_schedule(std::vector<double>(1000, 0.9999)), Catch::Contains("abar underflows"));
+    REQUIRE(noise_schedule(std::vector<double>{0.5, 0.999}).alpha_bar().back() > 0.0);
 }

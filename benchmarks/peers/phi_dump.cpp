@@ -1,6 +1,6 @@
 // Writes ilvr's results for inputs given as raw float32 files (little endian,
 // C order), so that scripts/perf/peers.py can hold them against its PyTorch
-// implementation written from SPEC.md:
+// implementation written from docs/spec.md:
 //
 //   phi_dump phi IN OUT C H W N [kernel]
 //       OUT = phi_N(IN) for one image [1, C, H, W].

@@ -8,6 +8,7 @@
 #include "paths.hpp"
 
 #include <ilvr/conditioner/conditioning_range.hpp>
+#include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/resample/kernel.hpp>
@@ -112,6 +113,10 @@ struct options {
     bool unconditional = false;             ///< sample without a reference (no ILVR)
     std::string max_memory;                 ///< "" = the memory available
     bool assemble = false;                  ///< only write the grid of a finished (sharded) job
+    std::string mask;                       ///< inpainting mask image; "" = no inpainting
+    std::string repaint;                    ///< "J,R": RePaint jump length and count (with --mask)
+    bool colourise = false;                 ///< keep the reference's luma (3-channel models)
+    std::string factor_schedule;            ///< "FROM:TO=N,..."; "" = the fixed --factor
 };
 
 namespace detail {
@@ -188,7 +193,7 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--respacing", o.respacing, "steps to sample: a count (\"100\"), counts per section "
                                                 "(\"10,20\") or \"ddimN\"")
         ->capture_default_str()
-        ->type_name("SPEC");
+        ->type_name("STEPS");
     app->add_option("--factor", o.factors, "downsampling factor N of phi_N; repeat it or give a comma list for a sweep")
         ->capture_default_str()
         ->type_name("N");
@@ -231,6 +236,25 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         unconditional->excludes(app->get_option(name));
     app->add_flag("--assemble", o.assemble, "write the grid of a finished job in --out from its samples and "
                                             "manifest (after --shard runs); takes only --out, --grid, --quiet");
+    // Other conditioners instead of ILVR at one factor (docs/applications.md); each
+    // writes one row per reference, OUT/<reference-stem>/<inpaint|colourise|schedule>/.
+    auto* mask = app->add_option("--mask", o.mask, "inpaint instead of ILVR: the FILE's white pixels (an S x S "
+                                                   "image) are kept from the reference, the black ones generated")
+                     ->type_name("FILE");
+    auto* repaint = app->add_option("--repaint", o.repaint, "with --mask: RePaint resampling, every J steps run "
+                                                            "the last J again, R passes in all (e.g. 10,5)")
+                        ->type_name("J,R");
+    repaint->needs(mask);
+    auto* colourise = app->add_flag("--colourise", o.colourise, "colourise instead of ILVR: keep the reference's "
+                                                                "luma, generate the colour (--channels 3)");
+    auto* schedule = app->add_option("--factor-schedule", o.factor_schedule,
+                                     "ILVR with a factor per range of timesteps, e.g. 1000:600=16,600:300=8,300:0=4 "
+                                     "(instead of --factor and --range)")
+                         ->type_name("FROM:TO=N,...");
+    for (CLI::Option* a : {mask, colourise, schedule})
+        for (const char* other : {"--mask", "--colourise", "--factor-schedule", "--factor", "--unconditional"})
+            if (a != app->get_option(other)) a->excludes(app->get_option(other));
+    schedule->excludes(range)->excludes(range_t);
     app->add_flag("--resume", o.resume, "continue the job in OUT (its manifest must match): keep its complete "
                                         "samples, draw the missing or damaged ones, write the grid");
     return app;
@@ -259,7 +283,7 @@ struct plan {
     int image_size = 32, channels = 1;
     bool learn_sigma = false;
     int timesteps = 1000;
-    std::string schedule = "linear", respacing = "100";  ///< as given (for the manifest)
+    std::string schedule_name = "linear", respacing = "100";  ///< as given (for the manifest)
     ilvr::respaced_schedule process{{}, ilvr::noise_schedule(std::vector<double>{0.5, 0.5})};  // set by validate()
     std::vector<int> factors;
     ilvr::conditioning_range range = ilvr::conditioning_range::all();
@@ -282,6 +306,23 @@ struct plan {
     std::uint64_t max_memory = 0;       ///< 0: the memory available
     memory_estimate memory;             ///< the job's peak less the model and the network (validate())
     std::vector<std::string> warnings;  ///< printed on stderr before the job
+    bool self_described = false;  ///< the model carries its metadata (ilvr.json): no start-up probe call
+    /// What conditions the samples: ILVR at each factor, or one row of another conditioner.
+    enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
+    std::filesystem::path mask;                  ///< --mask
+    int repaint_jump = 1, repaint_count = 1;     ///< --repaint (count 1: none)
+    std::vector<ilvr::factor_stage> schedule;    ///< --factor-schedule
+
+    /// The folder name of row f: N<factor>, or inpaint, colourise, schedule.
+    std::string row_name(std::size_t f) const
+    {
+        switch (conditioning) {
+        case mode::inpaint: return "inpaint";
+        case mode::colourise: return "colourise";
+        case mode::schedule: return "schedule";
+        default: return "N" + std::to_string(factors[f]);
+        }
+    }
 
     /// The job-global index of sample k of reference r at factor f: it keys the
     /// sample's noise, so its pixels do not depend on --batch (docs/tool.md).
@@ -305,7 +346,7 @@ struct plan {
     /// The folder of row (r, f): OUT/<name>/N<factor>, or OUT/unconditional.
     std::filesystem::path sample_folder(std::size_t r, std::size_t f) const
     {
-        return unconditional ? out / unconditional_folder : out / names[r] / ("N" + std::to_string(factors[f]));
+        return unconditional ? out / unconditional_folder : out / names[r] / row_name(f);
     }
 
     /// The file of a sample: OUT/<name>/N<factor>/sample-<k>.png, or
@@ -443,7 +484,7 @@ inline std::string job_entry(const plan& p, const std::filesystem::path& rel)
     if (std::find(p.names.begin(), p.names.end(), parts[0]) == p.names.end()) return "";
     if (parts.size() == 1) return "a reference's sample folder";
     bool factor = false;
-    for (int n : p.factors) factor = factor || parts[1] == "N" + std::to_string(n);
+    for (std::size_t f = 0; f < p.factors.size(); ++f) factor = factor || parts[1] == p.row_name(f);
     if (!factor) return "";
     if (parts.size() == 2) return "a sample folder";
     return parts.size() == 3 && is_sample(parts[2]) ? "a sample" : "";
@@ -556,7 +597,7 @@ inline plan validate(const options& o)
         fail("--timesteps " + std::to_string(o.timesteps) + ": must be between 2 and " + std::to_string(max_timesteps));
     if (o.schedule != "linear" && o.schedule != "cosine")
         fail("--schedule '" + o.schedule + "': unknown schedule (expected linear or cosine)");
-    p.timesteps = o.timesteps, p.schedule = o.schedule, p.respacing = o.respacing;
+    p.timesteps = o.timesteps, p.schedule_name = o.schedule, p.respacing = o.respacing;
     try {
         const auto base = ilvr::noise_schedule::named(o.schedule, o.timesteps);
         p.process = ilvr::respace(base, o.respacing);
@@ -585,6 +626,48 @@ inline plan validate(const options& o)
         }
     }
     if (p.unconditional) p.factors.clear();
+
+    // Other conditioners: one row each, in place of the factors.
+    if (int(!o.mask.empty()) + int(o.colourise) + int(!o.factor_schedule.empty()) + int(o.unconditional) > 1)
+        fail("--mask, --colourise, --factor-schedule and --unconditional are mutually exclusive");
+    if (!o.repaint.empty() && o.mask.empty()) fail("--repaint needs --mask");
+    if (!o.mask.empty()) {
+        p.conditioning = plan::mode::inpaint;
+        p.mask = o.mask;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(p.mask, ec)) fail("--mask '" + o.mask + "': no such file");
+        if (!o.repaint.empty()) {
+            const auto comma = o.repaint.find(',');
+            if (comma == std::string::npos || !detail::parse_int(o.repaint.substr(0, comma), p.repaint_jump)
+                || !detail::parse_int(o.repaint.substr(comma + 1), p.repaint_count) || p.repaint_jump < 1
+                || p.repaint_count < 1 || p.repaint_count > 255)
+                fail("--repaint '" + o.repaint + "': expected J,R with J >= 1 and 1 <= R <= 255");
+        }
+    }
+    if (o.colourise) {
+        if (o.channels != 3) fail("--colourise needs a 3-channel model (--channels 3)");
+        p.conditioning = plan::mode::colourise;
+    }
+    if (!o.factor_schedule.empty()) {
+        p.conditioning = plan::mode::schedule;
+        try {
+            p.schedule = ilvr::parse_factor_schedule(o.factor_schedule);
+            for (const auto& stage : p.schedule) stage.range.check(p.process);
+        } catch (const ilvr::error& e) {
+            fail(std::string("--factor-schedule: ") + e.what());
+        }
+        for (const auto& stage : p.schedule)
+            if (stage.factor < 1 || stage.factor > o.image_size)
+                fail("--factor-schedule: factor " + std::to_string(stage.factor)
+                     + " must be between 1 and the image size " + std::to_string(o.image_size));
+        for (std::size_t i = 0; i < p.process.timesteps.size(); ++i) {
+            int owners = 0;
+            for (const auto& stage : p.schedule) owners += stage.range.contains(static_cast<int>(i), p.process.timesteps[i]);
+            if (owners > 1)
+                fail("--factor-schedule: stages overlap at timestep " + std::to_string(p.process.timesteps[i]));
+        }
+    }
+    if (p.conditioning != plan::mode::ilvr) p.factors = {0};
 
     // Range.
     if (!o.range.empty() && !o.range_t.empty()) fail("--range and --range-t are mutually exclusive");

@@ -9,8 +9,11 @@
 #include "options.hpp"
 #include "signals.hpp"
 
+#include <ilvr/conditioner/colourise.hpp>
+#include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/config.hpp>
+#include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/image/io.hpp>
 #include <ilvr/low_pass.hpp>
 #include <ilvr/random.hpp>
@@ -171,7 +174,7 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("channels", std::to_string(p.channels));
     m.add("learn-sigma", p.learn_sigma ? "yes" : "no");
     m.add("timesteps", std::to_string(p.timesteps));
-    m.add("schedule", p.schedule);
+    m.add("schedule", p.schedule_name);
     m.add("respacing", p.respacing);
     m.add("sampler", p.sampler);
     m.add("eta", eta);
@@ -186,6 +189,17 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
         m.add("range", p.range.to_string());
         m.add("kernel", std::string(p.kernel.name));
         m.add("noise-level", p.level == ilvr::reference_noise_level::paper ? "paper" : "reference-code");
+        if (p.conditioning != plan::mode::ilvr) m.add("conditioning", p.row_name(0));
+        if (p.conditioning == plan::mode::inpaint) {
+            m.add("mask", hex64(file_checksum(p.mask, "--mask")));
+            m.add("repaint", std::to_string(p.repaint_jump) + "," + std::to_string(p.repaint_count));
+        }
+        if (p.conditioning == plan::mode::schedule) {
+            std::string stages;
+            for (const auto& stage : p.schedule)
+                stages += (stages.empty() ? "" : ",") + stage.range.to_string() + "=" + std::to_string(stage.factor);
+            m.add("factor-schedule", stages);
+        }
         for (std::size_t r = 0; r < p.references.size(); ++r) {
             m.add("reference", hex64(references[r].checksum) + " " + p.names[r]);
             m.add("reference-path", path_key(p.references[r]).string());
@@ -202,14 +216,17 @@ struct checked_model {
 
 /// Loads the model and runs it once on a zero image at the first sampled timestep,
 /// so a model that does not fit (shape, channels, --learn-sigma, an output that
-/// is not float32) is reported before any sampling, with a hint. The call's peak
-/// memory is measured for the memory check.
+/// is not float32) is reported before any sampling, with a hint; the call's peak
+/// memory is measured for the memory check. A model that describes itself
+/// (ilvr.json) skips that call (a whole forward pass, seconds at 256 x 256): its
+/// shapes are known, and the first step's output is checked by the denoiser.
 inline checked_model load_model(const plan& p)
 {
     const std::string name = "model '" + p.model.string() + "': ";
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
         checked_model checked{ilvr::torch::module_denoiser(p.model, {.threads = p.threads}), std::nullopt};
+        if (p.self_described) return checked;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
         // The first call checks the output; a second one, warm, measures the peak
@@ -243,6 +260,9 @@ struct reporting_denoiser {
     ilvr::tensor_view<const float> operator()(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)
     {
         const ilvr::tensor_view<const float> out = model(x, t);
+        if (model.last_output_dtype() != ::torch::kFloat)  // a self-described model had no check call
+            throw ilvr::error("model '" + model_name + "' returns " + c10::toString(model.last_output_dtype()) +
+                              ", expected float32 (Float): convert the output in the model (.float())");
         const float* data = out.data();
         for (std::size_t e = 0; e < out.size(); ++e)
             if (!std::isfinite(data[e]))
@@ -325,6 +345,48 @@ inline void save_output(const std::filesystem::path& file, ilvr::tensor_view<con
     ilvr::save_png(file, image);
 }
 
+/// The --mask image as a 0/1 mask [1, 1, S, S]: white (> mid-grey) is known.
+inline ilvr::tensor load_mask(const plan& p)
+{
+    const ilvr::tensor image = ilvr::load_image(p.mask, 1);
+    if (image.shape().h != p.image_size || image.shape().w != p.image_size)
+        throw ilvr::error("--mask '" + p.mask.string() + "': is " + std::to_string(image.shape().w) + " x "
+                          + std::to_string(image.shape().h) + ", the model's images are " + std::to_string(p.image_size)
+                          + " x " + std::to_string(p.image_size));
+    ilvr::tensor mask(image.shape());
+    for (std::size_t e = 0; e < mask.size(); ++e) mask[e] = image[e] > 0.0f ? 1.0f : 0.0f;
+    return mask;
+}
+
+/// Runs `sample(conditioner)` with the conditioner --mask, --colourise,
+/// --factor-schedule or --factor chose, for the batch's references `refs`.
+template <class Model, class Sample>
+bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr::tensor& mask, int factor,
+                      Sample&& sample)
+{
+    switch (p.conditioning) {
+    case plan::mode::inpaint: {
+        ilvr::inpaint_conditioner inpaint(std::move(refs), mask, {.range = p.range, .level = p.level});
+        if (p.repaint_count == 1) return sample(inpaint);
+        ilvr::repaint_conditioner repaint(model, std::move(inpaint), {.jump = p.repaint_jump, .count = p.repaint_count});
+        return sample(repaint);
+    }
+    case plan::mode::colourise: {
+        ilvr::colourise_conditioner colourise(std::move(refs), {.range = p.range, .level = p.level});
+        return sample(colourise);
+    }
+    case plan::mode::schedule: {
+        ilvr::factor_schedule_conditioner schedule(refs, p.schedule, {.kernel = p.kernel, .level = p.level});
+        return sample(schedule);
+    }
+    default: {
+        ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = p.kernel, .range = p.range,
+                                                             .level = p.level});
+        return sample(conditioner);
+    }
+    }
+}
+
 /// Draws every batch and writes its PNGs as it finishes (folders are made only then).
 template <class Rule>
 void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
@@ -334,6 +396,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
     reporting_denoiser network{model, p.model.string()};
+    const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
         std::vector<std::uint64_t> indices;
@@ -355,9 +418,9 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
-            ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = p.factors[batch.front().f], .kernel = p.kernel,
-                                                                 .range = p.range, .level = p.level});
-            finished = sampler.run(network, batch_noise, x, conditioner, on_step, options);
+            finished = with_conditioner(p, model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+                return sampler.run(network, batch_noise, x, cond, on_step, options);
+            });
         }
         if (!finished) throw interrupted();
         for (std::int64_t b = 0; b < count; ++b) {
@@ -388,20 +451,42 @@ inline void write_grid(const plan& p, const std::vector<ilvr::tensor>& reference
         save_output(p.grid, ilvr::make_grid(views, std::min(p.samples, 8), 2));
         return;
     }
+    const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (std::size_t r = 0; r < references.size(); ++r)
         for (std::size_t f = 0; f < p.factors.size(); ++f) {
+            // The second cell: what the conditioner keeps of the reference.
             ilvr::tensor low(references[r].shape());
-            ilvr::low_pass(p.image_size, p.image_size, p.factors[f], p.kernel)(references[r], low);
+            const std::size_t plane = static_cast<std::size_t>(p.image_size) * static_cast<std::size_t>(p.image_size);
+            if (p.conditioning == plan::mode::inpaint) {  // the known region, mid-grey elsewhere
+                for (std::size_t e = 0; e < low.size(); ++e) low[e] = references[r][e] * mask[e % plane];
+            } else if (p.conditioning == plan::mode::colourise) {  // the luma, as grey
+                for (std::size_t e = 0; e < plane; ++e) {
+                    const float* y = references[r].data();
+                    const float l = 0.299f * y[e] + 0.587f * y[plane + e] + 0.114f * y[2 * plane + e];
+                    for (int c = 0; c < 3; ++c) low[static_cast<std::size_t>(c) * plane + e] = l;
+                }
+            } else {  // phi_N; for a schedule, its finest factor
+                int n = p.factors[f];
+                if (p.conditioning == plan::mode::schedule) {
+                    n = p.schedule.front().factor;
+                    for (const auto& stage : p.schedule) n = std::min(n, stage.factor);
+                }
+                ilvr::low_pass(p.image_size, p.image_size, n, p.kernel)(references[r], low);
+            }
             cells.push_back(references[r]);
             cells.push_back(std::move(low));
             samples(r, f);
         }
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
-    std::vector<std::string> row_labels, column_labels{"REF", "PHI_N"};
+    const char* kept = p.conditioning == plan::mode::inpaint     ? "KNOWN"
+                       : p.conditioning == plan::mode::colourise ? "LUMA"
+                                                                 : "PHI_N";
+    std::vector<std::string> row_labels, column_labels{"REF", kept};
     for (std::size_t r = 0; r < references.size(); ++r)
-        for (int factor : p.factors)
-            row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{}) + "N=" +
-                                 std::to_string(factor));
+        for (std::size_t f = 0; f < p.factors.size(); ++f)
+            row_labels.push_back((references.size() > 1 ? "R" + std::to_string(r) + " " : std::string{})
+                                 + (p.conditioning == plan::mode::ilvr ? "N=" + std::to_string(p.factors[f])
+                                                                       : p.row_name(f)));
     for (int k = 0; k < p.samples; ++k) column_labels.push_back("#" + std::to_string(k));
     const int text_scale = 1 + p.image_size / 128;
     save_output(p.grid, ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale));
@@ -538,6 +623,7 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
                                                                      : load_references(p);
     const manifest job = job_manifest(p, references, file_checksum(p.model, "--model"));
     check_resumable(p, job);
+    if (p.conditioning == plan::mode::inpaint) (void)load_mask(p);  // a bad mask is reported before the model loads
 
     {  // the model's weights: about its file's size
         memory_estimate m = p.memory;
@@ -632,6 +718,9 @@ inline void assemble(const options& o, std::ostream& out)
     } catch (const std::exception& e) {
         throw ilvr::error("--assemble: '" + (folder / manifest_name).string() + "' is damaged (" + e.what() + ")");
     }
+    if (!m.all("conditioning").empty())
+        throw ilvr::error("--assemble: '" + folder.string() + "' holds a " + m.get("conditioning") +
+                          " job; write its grid by running it again with --resume (no --shard)");
     p.out = folder;
     p.grid = o.grid.empty() ? folder / "grid.png" : std::filesystem::path(o.grid);
     const auto sums = m.all("reference"), paths = m.all("reference-path");
@@ -688,8 +777,9 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
             assemble(o, out);
             return 0;
         }
-        use_model_metadata(o, given_model_options::from(*app));
-        const plan p = validate(o);
+        const bool described = use_model_metadata(o, given_model_options::from(*app)).has_value();
+        plan p = validate(o);
+        p.self_described = described;
         for (const std::string& warning : p.warnings) err << "ilvr: warning: " << warning << '\n' << std::flush;
         run(p, out, err, err_is_tty);
         return 0;

@@ -1,5 +1,5 @@
 // The denoiser concept: any callable from (x_t, timesteps) to eps or eps + v.
-// Ref: SPEC.md section 3.
+// Ref: docs/spec.md section 3.
 #pragma once
 
 #include <ilvr/detail/cpu.hpp>

@@ -1,6 +1,8 @@
 // The one exception type the library throws for bad input or failed work.
 #pragma once
 
+#include <ilvr/config.hpp>
+
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -9,7 +11,7 @@ namespace ilvr {
 
 /// Thrown for invalid arguments, impossible requests and failures the caller can
 /// act on. The message says what was wrong and, where useful, which rule of
-/// SPEC.md or which step of sampling it concerns.
+/// docs/spec.md or which step of sampling it concerns.
 class error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

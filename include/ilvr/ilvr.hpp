@@ -1,9 +1,15 @@
 // Everything of ilvr that needs no optional dependency.
 #pragma once
 
+#include <ilvr/conditioner/colourise.hpp>
+#include <ilvr/conditioner/compose.hpp>
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/conditioner/conditioning_range.hpp>
+#include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
+#include <ilvr/conditioner/inpaint.hpp>
+#include <ilvr/conditioner/reference.hpp>
+#include <ilvr/conditioner/region_ilvr.hpp>
 #include <ilvr/config.hpp>
 #include <ilvr/denoiser.hpp>
 #include <ilvr/denoisers/dataset.hpp>

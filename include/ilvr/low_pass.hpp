@@ -1,5 +1,5 @@
 // The ILVR low-pass filter phi_N = up_N(down_N(.)): keeps the content a factor-N
-// downsampling retains. Ref: ILVR paper, Sec. 3.2; SPEC.md section 5.
+// downsampling retains. Ref: ILVR paper, Sec. 3.2; docs/spec.md section 5.
 #pragma once
 
 #include <ilvr/detail/parallel.hpp>

@@ -1,7 +1,8 @@
 // Counter-based Gaussian noise: every draw is a pure function of
 // (seed, sample index in the job, step, purpose, element), so results do not
 // depend on batch size, thread count or device.
-// Ref: Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011 (Philox4x32-10).
+// Ref: Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011 (Philox4x32-10);
+// docs/spec.md section 8 (the counter layout and the noise streams).
 #pragma once
 
 #include <ilvr/config.hpp>
@@ -20,18 +21,48 @@
 
 namespace ilvr {
 
-/// What a draw is for; part of the key, so the three streams never overlap.
+/// What a draw is for; part of the key, so the streams never overlap. The low
+/// two bits are the kind below; the bits above them number a conditioner's noise
+/// stream (with_stream), so two conditioners of a composition never share noise.
 enum class noise_purpose : std::uint32_t {
     initial = 0,    ///< x_T
     proposal = 1,   ///< z of the sampler step at index i
-    reference = 2,  ///< e that noises the reference at index i (ILVR)
+    reference = 2,  ///< e that noises the reference at index i (ILVR, the conditioners)
+    renoise = 3,    ///< z that noises a sample forward again (RePaint resampling)
 };
+
+/// The number of noise streams the counter layout holds (stream 0 .. 255).
+inline constexpr std::uint32_t noise_streams = 256;
+
+/// `purpose`'s kind in noise stream `stream` (stream 0 is the kind itself, so a
+/// conditioner used alone draws what it always drew). docs/spec.md section 8.
+constexpr noise_purpose with_stream(noise_purpose purpose, std::uint32_t stream)
+{
+    return static_cast<noise_purpose>((static_cast<std::uint32_t>(purpose) & 3u) | (stream << 2));
+}
+
+/// The kind of a purpose (its low two bits): initial, proposal, reference or renoise.
+constexpr noise_purpose kind_of(noise_purpose purpose)
+{
+    return static_cast<noise_purpose>(static_cast<std::uint32_t>(purpose) & 3u);
+}
+
+/// The noise stream of a purpose (0 for the sampler's own draws and a lone conditioner).
+constexpr std::uint32_t stream_of(noise_purpose purpose) { return static_cast<std::uint32_t>(purpose) >> 2; }
 
 namespace detail {
 
 struct philox_block {
     std::uint32_t v[4];
 };
+
+/// The fourth counter word: stream (8 bits), step (22 bits), kind (2 bits).
+/// Stream 0 leaves the word as it was before streams existed: (step << 2) | kind.
+ILVR_HOST_DEVICE inline std::uint32_t counter_word3(std::uint32_t step, noise_purpose purpose)
+{
+    const auto p = static_cast<std::uint32_t>(purpose);
+    return ((p >> 2) << 24) | (step << 2) | (p & 3u);
+}
 
 ILVR_HOST_DEVICE inline void mulhilo(std::uint32_t a, std::uint32_t b, std::uint32_t& hi, std::uint32_t& lo)
 {
@@ -141,17 +172,17 @@ inline void fill_normals(std::uint32_t c1, std::uint32_t c2, std::uint32_t c3, s
 struct noise_key {
     std::uint64_t seed;
     std::uint64_t sample;
-    std::uint32_t step;  ///< < 2^30
-    noise_purpose purpose;
+    std::uint32_t step;  ///< < 2^22
+    noise_purpose purpose;  ///< kind and stream (stream < noise_streams)
 };
 
 /// Normals 4 * block .. 4 * block + 3 of the image keyed by `key`: one Philox call.
-/// Counter words: block, sample (low, high), step and purpose; key words: the seed.
+/// Counter words: block, sample (low, high), (stream, step, kind); key words: the seed.
 ILVR_HOST_DEVICE inline void philox_normals4(const noise_key& key, std::uint32_t block, float out[4])
 {
     const detail::philox_block counter{{block, static_cast<std::uint32_t>(key.sample),
                                         static_cast<std::uint32_t>(key.sample >> 32),
-                                        (key.step << 2) | static_cast<std::uint32_t>(key.purpose)}};
+                                        detail::counter_word3(key.step, key.purpose)}};
     detail::box_muller4(
         detail::philox4x32_10(counter, static_cast<std::uint32_t>(key.seed), static_cast<std::uint32_t>(key.seed >> 32)),
         out);
@@ -169,6 +200,9 @@ ILVR_HOST_DEVICE inline float philox_normal(const noise_key& key, std::uint64_t 
 /// The largest image (in elements) the counter layout addresses: 2^34.
 inline constexpr std::uint64_t max_noise_elements = std::uint64_t{1} << 34;
 
+/// Steps 0 .. 2^22 - 1 fit the counter layout.
+inline constexpr int max_noise_steps = 1 << 22;
+
 /// The default noise source: Philox4x32-10 with Box-Muller, keyed per image.
 class philox_noise {
 public:
@@ -178,8 +212,9 @@ public:
     void operator()(noise_purpose purpose, int step, std::uint64_t first_sample, tensor_view<float> out) const
     {
         const std::size_t per_image = out.shape().image_size();
-        detail::require(per_image <= max_noise_elements && step >= 0 && step < (1 << 30),
-                        "philox_noise: image or step index too large for the counter layout");
+        detail::require(per_image <= max_noise_elements && step >= 0 && step < max_noise_steps
+                            && stream_of(purpose) < noise_streams,
+                        "philox_noise: image, step or stream index too large for the counter layout");
         for (std::int64_t b = 0; b < out.shape().n; ++b) {
             const noise_key key{seed_, first_sample + static_cast<std::uint64_t>(b), static_cast<std::uint32_t>(step),
                                 purpose};
@@ -193,7 +228,7 @@ private:
     static void fill_image(const noise_key& key, float* dst, std::size_t count)
     {
         const std::uint32_t c1 = static_cast<std::uint32_t>(key.sample), c2 = static_cast<std::uint32_t>(key.sample >> 32);
-        const std::uint32_t c3 = (key.step << 2) | static_cast<std::uint32_t>(key.purpose);
+        const std::uint32_t c3 = detail::counter_word3(key.step, key.purpose);
         const auto k0 = static_cast<std::uint32_t>(key.seed), k1 = static_cast<std::uint32_t>(key.seed >> 32);
 #ifdef ILVR_HAVE_AVX2_PATH
         if (detail::cpu_has_avx2()) return detail::fill_normals_avx2(c1, c2, c3, k0, k1, dst, count);
@@ -222,6 +257,10 @@ public:
 
     void operator()(noise_purpose purpose, int step, std::uint64_t first_sample, tensor_view<float> out) const
     {
+        detail::require(stream_of(purpose) == 0 && kind_of(purpose) != noise_purpose::renoise, [&] {
+            return "replay_noise: no recorded draws for conditioner noise stream " + std::to_string(stream_of(purpose))
+                   + " (recordings hold the sampler's and one conditioner's draws)";
+        });
         const tensor* source = &initial_;
         if (purpose != noise_purpose::initial) {
             const auto& list = purpose == noise_purpose::proposal ? proposal_ : reference_;

@@ -1,5 +1,5 @@
 // Respacing: sampling a T-step process with a subset of its timesteps.
-// Ref: SPEC.md section 2 (guided-diffusion's space_timesteps / SpacedDiffusion).
+// Ref: docs/spec.md section 2 (guided-diffusion's space_timesteps / SpacedDiffusion).
 #pragma once
 
 #include <ilvr/error.hpp>
@@ -18,7 +18,7 @@ namespace detail {
 
 [[noreturn]] inline void respacing_error(std::string_view spec, const std::string& why)
 {
-    throw error("respacing '" + std::string(spec) + "': " + why + " (SPEC section 2)");
+    throw error("respacing '" + std::string(spec) + "': " + why + " (docs/spec.md section 2)");
 }
 
 inline std::string_view trim(std::string_view s)
@@ -42,7 +42,7 @@ inline std::int64_t parse_count(std::string_view spec, std::string_view token)
 
 } // namespace detail
 
-/// The original timesteps kept by a respacing spec, ascending (SPEC section 2):
+/// The original timesteps kept by a respacing spec, ascending (docs/spec.md section 2):
 /// "ddimN" keeps range(0, T, s) for the first stride s giving N elements; a comma
 /// list "n1,n2,..." cuts T into sections and keeps n_k evenly spaced steps of
 /// section k, rounding the accumulated stride half-to-even. Throws ilvr::error
@@ -116,7 +116,7 @@ inline respaced_schedule respace(const noise_schedule& base, std::vector<int> ti
     return {std::move(timesteps), noise_schedule(std::move(betas))};
 }
 
-/// Respaces `base` with a spec string ("ddim50", "100", "10,20,30"; SPEC section 2).
+/// Respaces `base` with a spec string ("ddim50", "100", "10,20,30"; docs/spec.md section 2).
 inline respaced_schedule respace(const noise_schedule& base, std::string_view spec)
 {
     return respace(base, respace_timesteps(static_cast<int>(base.size()), spec));

@@ -1,6 +1,6 @@
 // The sampling loop: x_T from noise, then for i = K-1 .. 0 one solver step (one
 // or more checked network calls) and a conditioner refinement at the level the
-// step lands on. docs/sampling.md describes it.
+// step lands on. docs/sampling.md describes it; docs/spec.md sections 4 and 6 the formulas.
 #pragma once
 
 #include <ilvr/conditioner/conditioner.hpp>

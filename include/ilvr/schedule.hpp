@@ -1,5 +1,5 @@
 // Noise schedules (beta_t) and every quantity the samplers derive from them.
-// Ref: SPEC.md section 1; Ho et al. 2020, eq. (4), (6), (7).
+// Ref: docs/spec.md section 1; Ho et al. 2020, eq. (4), (6), (7).
 #pragma once
 
 #include <ilvr/error.hpp>
@@ -16,17 +16,26 @@ namespace ilvr {
 /// read, all in double. Entry t describes the step from t to t+1 (0-based).
 class noise_schedule {
 public:
-    /// Builds the schedule from user-given betas; each must lie in (0, 1] and at
+    /// Builds the schedule from user-given betas; each must lie in (0, 1) and at
     /// least two are needed (the clipped posterior log-variance borrows entry 1).
+    /// beta = 1 (zero terminal SNR: abar = 0 from there on) and betas whose
+    /// product underflows are refused: x0 = x / sqrt(abar) - ... is undefined
+    /// where abar = 0, so every sampler step there would divide by zero.
     explicit noise_schedule(std::vector<double> betas) : beta_(std::move(betas))
     {
         const std::size_t n = beta_.size();
         detail::require(n >= 2, "noise_schedule: needs at least 2 betas, got " + std::to_string(n)
-                                    + " (SPEC section 1: log_pv_clipped borrows entry 1)");
+                                    + " (docs/spec.md section 1: log_pv_clipped borrows entry 1)");
         for (std::size_t t = 0; t < n; ++t)
+        {
             detail::require(beta_[t] > 0.0 && beta_[t] <= 1.0,
                             "noise_schedule: beta[" + std::to_string(t) + "] = " + std::to_string(beta_[t])
-                                + " is outside (0, 1]");
+                                + " is outside (0, 1)");
+            detail::require(beta_[t] < 1.0, "noise_schedule: beta[" + std::to_string(t)
+                                                + "] = 1 makes abar 0 from step " + std::to_string(t)
+                                                + " on (zero terminal SNR), where no sampler step is defined "
+                                                  "(x0 = x / sqrt(abar) - ...); use betas < 1, e.g. 0.999");
+        }
         alpha_.resize(n), alpha_bar_.resize(n), alpha_bar_prev_.resize(n);
         double running = 1.0;
         for (std::size_t t = 0; t < n; ++t) {
@@ -34,6 +43,10 @@ public:
             alpha_bar_prev_[t] = running;
             running *= alpha_[t];
             alpha_bar_[t] = running;
+            detail::require(running > 0.0 && std::isfinite(1.0 / running), [&] {
+                return "noise_schedule: abar underflows to " + std::to_string(running) + " at step " + std::to_string(t)
+                       + " (zero terminal SNR in double precision), where no sampler step is defined";
+            });
         }
         posterior_variance_.resize(n), log_pv_clipped_.resize(n), log_fixed_large_.resize(n);
         coef1_.resize(n), coef2_.resize(n), sqrt_recip_.resize(n), sqrt_recipm1_.resize(n);

@@ -6,6 +6,8 @@
 #   scripts/docs/applications.sh ranges        # Fig. 5: range sweep     -> docs/images/app_ranges.png
 #   scripts/docs/applications.sh translation   # Fig. 6: unseen domain   -> docs/images/app_translation.png
 #   scripts/docs/applications.sh scribble      # Fig. 7: scribble edits  -> docs/images/app_scribble.png
+#   scripts/docs/applications.sh inpainting    # inpainting by a mask    -> docs/images/app_inpainting.png
+#   scripts/docs/applications.sh schedule      # a schedule of N         -> docs/images/app_schedule.png
 #   scripts/docs/applications.sh all
 #
 # It builds the tool (release preset) if needed; every run has a fixed seed, so
@@ -58,8 +60,28 @@ scribble() {  # a painted stroke becomes part of a plausible item
     enlarge "$IMAGES/app_scribble.png"
 }
 
+inpainting() {  # the mask's black region generated, the rest kept; plain and with RePaint resampling
+    [[ -f $INPUTS/mask-centre.png ]] || "$PY" scripts/docs/make_inputs.py
+    ilvr --mask "$INPUTS/mask-centre.png" --samples 4 --out "$WORK/inpainting/plain" \
+        "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0000-ankle-boot.png"
+    ilvr --mask "$INPUTS/mask-centre.png" --repaint 10,3 --samples 4 --out "$WORK/inpainting/repaint" \
+        "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0000-ankle-boot.png"
+    "$PY" scripts/docs/stack_grids.py --scale 2 "$IMAGES/app_inpainting.png" \
+        "inpainting, the centre square generated" "$WORK/inpainting/plain/grid.png" \
+        "with RePaint resampling (jump 10, 3 passes)" "$WORK/inpainting/repaint/grid.png"
+}
+
+schedule() {  # coarse to fine: N = 16, then 8, then 4, against N = 4 throughout
+    ilvr --factor-schedule 1000:600=16,600:300=8,300:0=4 --samples 4 --out "$WORK/schedule/coarse-to-fine" \
+        "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0013-dress.png"
+    ilvr --factor 4 --samples 4 --out "$WORK/schedule/fixed" "$REFS/t10k-0001-pullover.png" "$REFS/t10k-0013-dress.png"
+    "$PY" scripts/docs/stack_grids.py --scale 2 "$IMAGES/app_schedule.png" \
+        "N = 16 for t >= 600, 8 for 300 <= t < 600, 4 below" "$WORK/schedule/coarse-to-fine/grid.png" \
+        "N = 4 throughout" "$WORK/schedule/fixed/grid.png"
+}
+
 case "${1:-}" in
-    factors | ranges | translation | scribble) "$1" ;;
-    all) factors && ranges && translation && scribble ;;
-    *) echo "usage: $0 factors|ranges|translation|scribble|all" >&2; exit 2 ;;
+    factors | ranges | translation | scribble | inpainting | schedule) "$1" ;;
+    all) factors && ranges && translation && scribble && inpainting && schedule ;;
+    *) echo "usage: $0 factors|ranges|translation|scribble|inpainting|schedule|all" >&2; exit 2 ;;
 esac

@@ -86,5 +86,14 @@ def main():
     ImageDraw.Draw(im).line([(20, 3), (20, 14)], fill=220, width=5)
     im.save(os.path.join(OUT, "scribble-ankle-boot.png"))
 
+    # Inpainting masks (white = kept from the reference, black = generated):
+    # the right half hidden, and a centre square hidden.
+    im = Image.new("L", (32, 32), 255)
+    ImageDraw.Draw(im).rectangle([(16, 0), (31, 31)], fill=0)
+    im.save(os.path.join(OUT, "mask-right-half.png"))
+    im = Image.new("L", (32, 32), 255)
+    ImageDraw.Draw(im).rectangle([(8, 8), (23, 23)], fill=0)
+    im.save(os.path.join(OUT, "mask-centre.png"))
+
 if __name__ == "__main__":
     main()

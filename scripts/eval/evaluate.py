@@ -60,7 +60,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts", "perf"))
-from peers import SpecPhi  # noqa: E402  phi_N written from SPEC 5, checked against the library
+from peers import SpecPhi  # noqa: E402  phi_N written from docs/spec.md section 5, checked against the library
 from sample_quality import CLASSES, DEFAULT_DATA, frechet_distance  # noqa: E402
 import plot_evaluation  # noqa: E402
 
@@ -688,7 +688,7 @@ def main(argv=None):
                          "over references; pixel: RMS difference over the 1024 pixels in [-1, 1] units; "
                          "feature: Euclidean distance of the classifier's 128-d penultimate features",
             "faithfulness": "phi_mse: per-pixel mean squared difference of phi_N(sample) and phi_N(reference) "
-                            "(cubic antialiased, SPEC 5), [-1, 1] units; class_agreement: argmax class of "
+                            "(cubic antialiased, docs/spec.md section 5), [-1, 1] units; class_agreement: argmax class of "
                             "sample == argmax class of reference, by the classifier",
             "fid": "Frechet distance of classifier features (float64) to all 10,000 test images; real_train: "
                    "the first fid_samples training images",

@@ -2,8 +2,8 @@
 """ilvr's phi_N and ILVR loop against peers, on the same inputs, one thread.
 
 Peers of phi_N (3 x 256 x 256 float32 image, N = 2, 4, 8, 16, 32):
-  torch_gather  PyTorch written from SPEC.md section 5: per-axis weight/index
-                tables built with NumPy as the SPEC says (float64, normalised,
+  torch_gather  PyTorch written from docs/spec.md section 5: per-axis weight/index
+                tables built with NumPy as docs/spec.md section 5 says (float64, normalised,
                 stored as float32, half-sample mirrored indices), applied with
                 index_select + multiply + sum over the taps, height then width.
                 This is how the ILVR reference code applies its tables.
@@ -18,7 +18,7 @@ Peers of phi_N (3 x 256 x 256 float32 image, N = 2, 4, 8, 16, 32):
                 has a = -0.75 and no antialiasing; not the same operation.
 ilvr: build-perf/benchmarks/bench_low_pass (Google Benchmark, JSON).
 
-The ILVR loop: a straightforward PyTorch loop (SPEC 1, 2, 4, 6: linear schedule,
+The ILVR loop: a straightforward PyTorch loop (docs/spec.md sections 1, 2, 4, 6: linear schedule,
 respaced to 20 steps, DDPM with fixed small variance and clipping, the exact
 Gaussian-prior denoiser eps = c_t x, every step conditioned with
 x = x' - phi(x') + phi(y_i), torch_gather phi) against bench_sampling's
@@ -58,17 +58,17 @@ GOLDEN = os.environ.get("ILVR_GOLDEN_DIR", os.path.normpath(os.path.join(ROOT, "
 BICUBIC = getattr(Image, "Resampling", Image).BICUBIC
 
 
-# ---------------------------------------------------------------- SPEC 5 tables
+# ---------------------------------------------------------------- docs/spec.md section 5 tables
 
 def cubic(x):
-    """Keys cubic, a = -0.5, support 4 (SPEC 5)."""
+    """Keys cubic, a = -0.5, support 4 (docs/spec.md section 5)."""
     a = np.abs(x)
     return np.where(a <= 1.0, 1.5 * a**3 - 2.5 * a**2 + 1.0,
                     np.where(a <= 2.0, -0.5 * a**3 + 2.5 * a**2 - 4.0 * a + 2.0, 0.0))
 
 
 def axis_table(in_len, out_len, scale, kernel=cubic, support=4.0):
-    """One axis of a resize, as SPEC 5 states it, in float64.
+    """One axis of a resize, as docs/spec.md section 5 states it, in float64.
 
     Returns float32 weights [out_len, taps], mirrored int64 indices [out_len, taps]
     and the unmirrored positions (to tell interior outputs from border ones).
@@ -93,7 +93,7 @@ def axis_table(in_len, out_len, scale, kernel=cubic, support=4.0):
 
 
 class SpecPhi:
-    """phi_N = up_N(down_N(.)) for [.., H, W] tensors, from SPEC 5's tables."""
+    """phi_N = up_N(down_N(.)) for [.., H, W] tensors, from the tables of docs/spec.md section 5."""
 
     def __init__(self, height, width, factor):
         self.factor = factor
@@ -197,13 +197,13 @@ def run_benchmark(binary, pattern, repetitions, min_time):
     return result
 
 
-# ---------------------------------------------------------------- ILVR loop (SPEC 1, 2, 4, 6)
+# ---------------------------------------------------------------- ILVR loop (docs/spec.md sections 1, 2, 4, 6)
 
 def respace_count(steps, count):
     stride = 1.0 if count <= 1 else (steps - 1) / (count - 1)
     kept, cur = [], 0.0
     for _ in range(count):
-        kept.append(int(round(cur)))  # half to even, as SPEC 2
+        kept.append(int(round(cur)))  # half to even, as docs/spec.md section 2
         cur += stride
     return kept
 
@@ -279,7 +279,7 @@ def main():
     planes = [Image.fromarray(image[c], mode="F") for c in range(C)]
     results = {"image": [C, H, W], "factors": factors, "phi": [], "checks": {}}
 
-    # Golden check of the PyTorch-from-SPEC implementation (the reference's own phi).
+    # Golden check of the PyTorch-from-spec implementation (the reference's own phi).
     golden = []
     manifest = os.path.join(GOLDEN, "manifest.json")
     if os.path.exists(manifest):

@@ -71,7 +71,7 @@ def targets(perf):
         return "yes" if ok else "**no**"
 
     rows = [
-        ["phi_N, N = 4..32, at least 20x faster than PyTorch written from the SPEC (gather)",
+        ["phi_N, N = 4..32, at least 20x faster than PyTorch written from the specification (gather)",
          f"{min(gather):.1f}x to {max(gather):.1f}x (`peers.json`)", holds(min(gather) >= 20)],
         ["phi_N, N = 4..32, at least 2x faster than Pillow's down-and-up",
          f"{min(pillow):.1f}x to {max(pillow):.1f}x", holds(min(pillow) >= 2)],

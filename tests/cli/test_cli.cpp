@@ -585,3 +585,101 @@ TEST_CASE("cli: shards together, and an interrupted run resumed, write exactly t
     CHECK(job(tmp / "bad", {"--shard", "3/3"}).code == 2);
     CHECK(job(tmp / "bad", {"--shard", "x"}).code == 2);
 }
+
+TEST_CASE("cli: --mask, --repaint, --colourise and --factor-schedule write one row each", "[cli][conditioner]")
+{
+    temp_folder tmp;
+    save_module(tmp / "eps.pt", elementwise_eps);
+    const std::string model = (tmp / "eps.pt").string();
+    const fs::path ref = bundled("references/t10k-0001-pullover.png");
+    auto run = [&](const std::string& name, std::vector<std::string> args) {
+        args.insert(args.end(), {"--model", model, "--respacing", "10", "--samples", "2", "--threads", "1", "--quiet",
+                                 "--out", (tmp / name).string()});
+        const auto r = run_cli(args);
+        INFO(r.err);
+        REQUIRE(r.code == 0);
+        return tmp / name;
+    };
+    // A mask: the left half known (white).
+    ilvr::tensor mask_image({1, 1, 32, 32});
+    for (std::size_t e = 0; e < mask_image.size(); ++e) mask_image[e] = e % 32 < 16 ? 1.0f : -1.0f;
+    ilvr::save_png(tmp / "mask.png", mask_image);
+    const auto reference = ilvr::prepare_reference(ilvr::load_image(ref, 1), 32);
+    ilvr::save_png(tmp / "reference.png", reference);
+    const auto ref_u8 = ilvr::load_image(tmp / "reference.png", 1);
+
+    SECTION("--mask: the known half is the reference, byte for byte; --repaint changes the rest")
+    {
+        const auto out = run("inpaint", {"--mask", (tmp / "mask.png").string(), ref.string()});
+        const auto repainted = run("repaint", {"--mask", (tmp / "mask.png").string(), "--repaint", "3,3", ref.string()});
+        for (int k = 0; k < 2; ++k) {
+            const fs::path file = fs::path("t10k-0001-pullover") / "inpaint" / ("sample-" + std::to_string(k) + ".png");
+            const auto a = ilvr::load_image(out / file, 1), b = ilvr::load_image(repainted / file, 1);
+            bool free_differs = false;
+            for (std::size_t e = 0; e < a.size(); ++e) {
+                if (e % 32 < 16) {
+                    REQUIRE(a[e] == ref_u8[e]);
+                    REQUIRE(b[e] == ref_u8[e]);
+                } else {
+                    free_differs |= a[e] != b[e];
+                }
+            }
+            CHECK(free_differs);
+        }
+        CHECK(fs::exists(out / "grid.png"));
+    }
+    SECTION("--factor-schedule: a one-stage schedule is --factor, byte for byte")
+    {
+        const auto scheduled = run("schedule", {"--factor-schedule", "1000:0=4", ref.string()});
+        const auto fixed = run("fixed", {ref.string(), "--factor", "4"});
+        for (int k = 0; k < 2; ++k) {
+            const std::string sample = "sample-" + std::to_string(k) + ".png";
+            CHECK(read_bytes(scheduled / "t10k-0001-pullover" / "schedule" / sample)
+                  == read_bytes(fixed / "t10k-0001-pullover" / "N4" / sample));
+        }
+        run("coarse-to-fine", {"--factor-schedule", "1000:600=16,600:300=8,300:0=4", ref.string()});
+    }
+    SECTION("--colourise: a 3-channel model's samples have the reference's luma")
+    {
+        const fs::path colour = fs::path(ILVR_SOURCE_DIR) / "docs" / "images" / "inputs" / "drawing-tshirt.png";
+        const auto out = run("colourise", {"--colourise", "--channels", "3", colour.string()});
+        const auto y = ilvr::prepare_reference(ilvr::load_image(colour, 3), 32);
+        for (int k = 0; k < 2; ++k) {
+            const auto x = ilvr::load_image(out / "drawing-tshirt" / "colourise" / ("sample-" + std::to_string(k) + ".png"), 3);
+            double worst = 0;
+            int checked = 0;
+            for (std::size_t p = 0; p < 1024; ++p) {
+                auto luma = [&](const ilvr::tensor& t) { return 0.299 * t[p] + 0.587 * t[1024 + p] + 0.114 * t[2048 + p]; };
+                bool clamped = false;  // the PNG clamps to [-1, 1]: such pixels lost their luma there
+                for (int c = 0; c < 3; ++c) clamped |= std::abs(x[static_cast<std::size_t>(c) * 1024 + p]) >= 1.0f;
+                if (clamped) continue;
+                ++checked;
+                worst = std::max(worst, std::abs(luma(x) - luma(y)));
+            }
+            // Exact in float; the PNG's rounding moves each channel by <= 1/255 in [0, 1], i.e.
+            // 1/127.5 = 0.0078 in [-1, 1], and the luma, a convex combination, by as much.
+            INFO("worst luma difference " << worst << " over " << checked << " unclamped pixels");
+            CHECK(checked >= 100);
+            CHECK(worst <= 0.0079);
+        }
+    }
+    SECTION("errors")
+    {
+        auto error = [&](std::vector<std::string> args, const std::string& part) {
+            args.insert(args.end(), {"--model", model, "--quiet", "--out", (tmp / "bad").string()});
+            require_one_line_error(run_cli(args), part, part.find("excludes") != std::string::npos
+                                                            || part.find("requires") != std::string::npos);
+        };
+        error({"--colourise"}, "--colourise needs a 3-channel model");
+        error({"--repaint", "3,2"}, "--repaint requires --mask");
+        error({"--mask", (tmp / "mask.png").string(), "--repaint", "0,2"}, "--repaint '0,2': expected J,R");
+        error({"--mask", (tmp / "absent.png").string()}, "--mask '");
+        error({"--mask", (tmp / "mask.png").string(), "--factor", "2"}, "excludes");
+        error({"--factor-schedule", "1000:400=4,500:0=2"}, "stages overlap at timestep");
+        error({"--factor-schedule", "1000:0=64"}, "factor 64 must be between 1 and the image size 32");
+        error({"--factor-schedule", "1000:0"}, "is not 'FROM:TO=N'");
+        ilvr::save_png(tmp / "small.png", ilvr::tensor({1, 1, 16, 16}));
+        error({"--mask", (tmp / "small.png").string()}, "is 16 x 16, the model's images are 32 x 32");
+        CHECK_FALSE(fs::exists(tmp / "bad"));
+    }
+}

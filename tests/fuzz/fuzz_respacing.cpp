@@ -1,4 +1,4 @@
-// Fuzz target: the respacing spec parser and the respaced schedule (SPEC section 2).
+// Fuzz target: the respacing spec parser and the respaced schedule (docs/spec.md section 2).
 // Any input either throws ilvr::error or yields sorted, distinct steps in [0, T).
 #include <ilvr/respacing.hpp>
 

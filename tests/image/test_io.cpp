@@ -77,7 +77,7 @@ int over_white(int c, int a) { return int(std::lround((c * a + 255.0 * (255 - a)
 // ---------------------------------------------------------------------------
 // to_u8, save_png, load_image
 
-TEST_CASE("to_u8 clamps and rounds as SPEC section 6 says", "[image]")
+TEST_CASE("to_u8 clamps and rounds as docs/spec.md section 6.5 says", "[image]")
 {
     tensor t({1, 1, 1, 8}, {-1.0f, 1.0f, 0.0f, 2.0f, -3.0f, u8_value(17), -0.996f, 0.9999f});
     const auto u = ilvr::to_u8(t);
@@ -322,7 +322,7 @@ TEST_CASE("prepare_reference gives size x size for any aspect ratio", "[image]")
 
 TEST_CASE("prepare_reference resizes only the crop, bitwise as a full resize then crop", "[image]")
 {
-    // The reference's way (SPEC 6): resize so the short side is S, then crop the
+    // The reference's way (docs/spec.md section 6.5): resize so the short side is S, then crop the
     // centre. prepare_reference resizes only the crop's rows and columns; every
     // output must be the same float. Shapes below 2S on the short side, so no halving.
     struct c_hw {

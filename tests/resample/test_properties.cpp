@@ -34,7 +34,7 @@ const ilvr::resampling_kernel all_kernels[] = {kernels::cubic, kernels::lanczos2
 
 } // namespace
 
-TEST_CASE("cubic N = 2 weights have the closed form of SPEC section 5", "[resample]")
+TEST_CASE("cubic N = 2 weights have the closed form of docs/spec.md section 5", "[resample]")
 {
     low_pass phi(32, 32, 2);
     const auto& down = phi.down().rows();

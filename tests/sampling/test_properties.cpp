@@ -1,4 +1,4 @@
-// Statistical and structural properties of ILVR sampling (SPEC section 7).
+// Statistical and structural properties of ILVR sampling (docs/spec.md section 7).
 #include "support/random.hpp"
 
 #include <ilvr/ilvr.hpp>

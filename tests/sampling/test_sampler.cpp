@@ -57,7 +57,7 @@ double rms(const float* a, const float* b, std::size_t n)
 
 } // namespace
 
-TEST_CASE("one DDPM step follows SPEC section 4, fixed and learned variance", "[sampling]")
+TEST_CASE("one DDPM step follows docs/spec.md section 4, fixed and learned variance", "[sampling]")
 {
     const auto process = ilvr::respace(linear1000(), "10");
     const auto& s = process.schedule;

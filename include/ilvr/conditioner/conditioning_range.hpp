@@ -1,6 +1,6 @@
 // Which reverse steps a conditioner refines, in the reference code's terms
 // (respaced range_t) or the paper's (original timesteps "from 1000 to 200").
-// Ref: SPEC.md section 6.4; paper Sec. 4.2 and Fig. 5.
+// Ref: docs/spec.md section 6.4; paper Sec. 4.2 and Fig. 5.
 #pragma once
 
 #include <ilvr/error.hpp>

@@ -160,7 +160,7 @@ auto idx_with_file(const std::filesystem::path& path, const char* who, Read&& re
 inline constexpr bool idx_reads_gzip = ILVR_IDX_HAS_ZLIB != 0;
 
 /// Reads an uncompressed IDX image stream (magic 0x00000803: count, rows, columns of
-/// unsigned bytes) into [K, 1, H, W] floats x = u8 / 127.5 - 1 (SPEC section 6),
+/// unsigned bytes) into [K, 1, H, W] floats x = u8 / 127.5 - 1 (docs/spec.md section 6.5),
 /// K = min(count, max_count) (max_count < 0: all). With pad_to > 0 each image is
 /// centred (floored offsets) in a pad_to x pad_to canvas of -1 (black), e.g. 28 -> 32.
 /// Throws ilvr::error on a bad magic number, zero-sized images, pad_to smaller than

@@ -1,5 +1,5 @@
 // The exact denoiser of a finite data set {x_k}: E[x0 | x_t] is a softmax-weighted
-// mean of the data points, so samples land on data points. Ref: SPEC.md section 7.
+// mean of the data points, so samples land on data points. Ref: docs/spec.md section 7.
 #pragma once
 
 #include <ilvr/detail/parallel.hpp>

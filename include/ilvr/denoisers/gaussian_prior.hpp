@@ -1,5 +1,5 @@
 // The exact denoiser of a Gaussian prior x0 ~ N(mu, s^2 I): a closed form that
-// tests (and users testing their pipelines) can trust. Ref: SPEC.md section 7.
+// tests (and users testing their pipelines) can trust. Ref: docs/spec.md section 7.
 #pragma once
 
 #include <ilvr/detail/parallel.hpp>

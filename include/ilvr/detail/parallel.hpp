@@ -1,16 +1,30 @@
 // Work split over independent planes or images. With OpenMP (compile with
 // -fopenmp, or link ilvr::openmp) the loop runs on `threads` threads; without it,
-// serially. Every index is computed the same way either way, so results are
-// bitwise independent of the thread count.
+// serially, and the first request for more than one thread prints one warning to
+// std::cerr (docs/errors.md). Every index is computed the same way either way, so
+// results are bitwise independent of the thread count.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <iostream>
 
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
 
 namespace ilvr::detail {
+
+/// Set once the "threads without OpenMP" warning has been printed.
+inline std::atomic<bool> threads_warning_printed{false};
+
+/// Prints, once per process, that `threads` threads were requested in a build without OpenMP.
+inline void warn_no_openmp(int threads)
+{
+    if (threads_warning_printed.exchange(true)) return;
+    std::cerr << "ilvr: warning: " << threads << " threads requested, but this build has no OpenMP "
+              << "(link ilvr::openmp or compile with -fopenmp); running on one thread\n";
+}
 
 /// Calls f(i, thread) for i in [0, n); `thread` < threads names the caller's
 /// scratch slot. f must not throw.
@@ -23,8 +37,9 @@ void parallel_for(std::int64_t n, int threads, F&& f)
         for (std::int64_t i = 0; i < n; ++i) f(i, omp_get_thread_num());
         return;
     }
+#else
+    if (threads > 1 && !threads_warning_printed.load(std::memory_order_relaxed)) warn_no_openmp(threads);
 #endif
-    (void)threads;
     for (std::int64_t i = 0; i < n; ++i) f(i, 0);
 }
 

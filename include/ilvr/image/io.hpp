@@ -1,6 +1,6 @@
 // Image files and pictures: PNG/JPEG in and PNG out (through stb), the
 // reference preparation of the ILVR code, a tiny bitmap font and image grids.
-// Ref: SPEC.md section 6 ("Output image", "Input image"). Component ilvr::image.
+// Ref: docs/spec.md section 6.5. Component ilvr::image.
 #pragma once
 
 #include <ilvr/error.hpp>
@@ -39,11 +39,11 @@ namespace detail {
 
 inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
-/// Pixel value of an 8-bit sample: x = u8 / 127.5 - 1 in float32 (SPEC section 6).
+/// Pixel value of an 8-bit sample: x = u8 / 127.5 - 1 in float32 (docs/spec.md section 6.5).
 inline float from_u8(int v) { return static_cast<float>(v) / 127.5f - 1.0f; }
 
 /// 8-bit sample of a pixel value: clamp to [-1, 1], floor((x + 1) / 2 * 255 + 0.5),
-/// in double (SPEC section 6). The caller has rejected NaN.
+/// in double (docs/spec.md section 6.5). The caller has rejected NaN.
 inline std::uint8_t to_u8(float x)
 {
     const double c = std::clamp(static_cast<double>(x), -1.0, 1.0);
@@ -149,7 +149,7 @@ inline constexpr std::int64_t default_max_pixels = std::int64_t{1} << 26;
 
 /// Decodes an image held in memory (PNG, JPEG, BMP, GIF, TGA, PSD, HDR, PIC, PNM:
 /// whatever stb_image reads; 16-bit files are reduced to 8 bits) into a [1, channels, H, W]
-/// tensor with x = u8 / 127.5 - 1 (SPEC section 6). `channels` is 1 or 3:
+/// tensor with x = u8 / 127.5 - 1 (docs/spec.md section 6.5). `channels` is 1 or 3:
 /// - grey to 3 channels: the grey value is replicated;
 /// - RGB to 1 channel: ITU-R BT.601 luma 0.299 R + 0.587 G + 0.114 B of the 8-bit
 ///   values, in double, rounded to the nearest integer (grey RGB stays exact);
@@ -242,7 +242,7 @@ inline tensor load_image(const std::filesystem::path& path, int channels, std::i
 }
 
 /// The 8-bit samples of one image ([1, C, H, W], C = 1 or 3), interleaved H x W x C:
-/// clamp to [-1, 1], u8 = floor((x + 1) / 2 * 255 + 0.5) (SPEC section 6). NaN is an error.
+/// clamp to [-1, 1], u8 = floor((x + 1) / 2 * 255 + 0.5) (docs/spec.md section 6.5). NaN is an error.
 inline std::vector<std::uint8_t> to_u8(tensor_view<const float> image)
 {
     const shape4 s = image.shape();
@@ -323,7 +323,7 @@ inline void save_png(const std::filesystem::path& path, tensor_view<const float>
     if (ec) fail("cannot rename the temporary file into place: " + ec.message());
 }
 
-/// The reference preparation of the ILVR code (SPEC section 6, last paragraph) for
+/// The reference preparation of the ILVR code (docs/spec.md section 6.5) for
 /// [N, C, H, W] images of any aspect ratio; returns [N, C, size, size]:
 /// 1. while the short side is >= 2 size, halve both sides with a box filter: each
 ///    output is the mean of a 2 x 2 block, an odd side drops its last row or column

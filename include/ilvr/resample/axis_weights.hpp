@@ -1,6 +1,6 @@
 // The weight table of a one-axis resize: for every output pixel, its taps
 // (input indices, already mirrored at the borders) and their weights.
-// Ref: SPEC.md section 5; golden/README.md "Exact resize algorithm".
+// Ref: docs/spec.md section 5; golden/README.md "Exact resize algorithm".
 #pragma once
 
 #include <ilvr/error.hpp>

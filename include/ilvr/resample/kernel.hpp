@@ -1,5 +1,5 @@
 // Interpolation kernels for the resampler, evaluated in double when the weight
-// tables are built. Ref: SPEC.md section 5 (ilvr_adm's resizer.py kernels).
+// tables are built. Ref: docs/spec.md section 5 (ilvr_adm's resizer.py kernels).
 #pragma once
 
 #include <ilvr/error.hpp>

@@ -1,5 +1,5 @@
 // A separable 2-D resize of NCHW planes: height first, then width, with a
-// float32 intermediate. Ref: SPEC.md section 5.
+// float32 intermediate. Ref: docs/spec.md section 5.
 #pragma once
 
 #include <ilvr/detail/cpu.hpp>

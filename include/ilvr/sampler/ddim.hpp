@@ -1,4 +1,4 @@
-// DDIM step with stochasticity eta. Ref: Song et al. 2021, eq. (12) and (16); SPEC.md section 4.
+// DDIM step with stochasticity eta. Ref: Song et al. 2021, eq. (12) and (16); docs/spec.md section 4.
 #pragma once
 
 #include <ilvr/config.hpp>

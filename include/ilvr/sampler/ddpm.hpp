@@ -1,4 +1,4 @@
-// Ancestral DDPM step. Ref: Ho et al. 2020, Alg. 2; SPEC.md section 4.
+// Ancestral DDPM step. Ref: Ho et al. 2020, Alg. 2; docs/spec.md section 4.
 #pragma once
 
 #include <ilvr/config.hpp>
@@ -16,7 +16,7 @@ enum class fixed_variance {
     large,  ///< beta_t (FIXED_LARGE)
 };
 
-/// One ancestral step x_t -> x_{t-1} ~ N(mean, var) (SPEC section 4).
+/// One ancestral step x_t -> x_{t-1} ~ N(mean, var) (docs/spec.md section 4).
 struct ddpm {
     fixed_variance variance = fixed_variance::small;
     bool clip_denoised = true;  ///< clamp the predicted x0 to [-1, 1]

@@ -1,7 +1,7 @@
 // Per-element arithmetic of the reverse steps and of the ILVR update, written
 // once for the CPU loops and the CUDA kernels. Scalars are float32 roundings of
 // the schedule's float64 tables, as in the reference.
-// Ref: SPEC.md sections 4 and 6; Ho et al. 2020 eq. (11), (15); Song et al. 2021 eq. (12).
+// Ref: docs/spec.md sections 4 and 6; Ho et al. 2020 eq. (11), (15); Song et al. 2021 eq. (12).
 #pragma once
 
 #include <ilvr/config.hpp>
@@ -23,14 +23,14 @@ struct step_coefficients {
     bool noise;                    ///< whether z is added (i > 0)
 };
 
-/// x0 = sqrt(1/abar) x - sqrt(1/abar - 1) eps, optionally clamped to [-1, 1]. Ref: SPEC 4.1.
+/// x0 = sqrt(1/abar) x - sqrt(1/abar - 1) eps, optionally clamped to [-1, 1]. Ref: docs/spec.md section 4.1.
 ILVR_HOST_DEVICE inline float predict_x0(const step_coefficients& c, float x, float eps)
 {
     const float x0 = c.sqrt_recip_alpha_bar * x - c.sqrt_recipm1_alpha_bar * eps;
     return c.clip ? (x0 < -1.0f ? -1.0f : (x0 > 1.0f ? 1.0f : x0)) : x0;
 }
 
-/// Ancestral DDPM proposal with a fixed variance: mean + sigma z. Ref: SPEC 4.2-4.4.
+/// Ancestral DDPM proposal with a fixed variance: mean + sigma z. Ref: docs/spec.md sections 4.2-4.4.
 ILVR_HOST_DEVICE inline float ddpm_proposal(const step_coefficients& c, float x, float x0, float z)
 {
     const float mean = c.mean_x0 * x0 + c.mean_xt * x;
@@ -49,7 +49,7 @@ ILVR_HOST_DEVICE inline float ddpm_proposal_learned(const step_coefficients& c, 
 }
 
 /// DDIM proposal: sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps' + sigma z,
-/// with eps' recomputed from the (clipped) x0. Ref: SPEC 4, DDIM.
+/// with eps' recomputed from the (clipped) x0. Ref: docs/spec.md section 4.5.
 ILVR_HOST_DEVICE inline float ddim_proposal(const step_coefficients& c, float x, float x0, float z)
 {
     const float eps = (c.sqrt_recip_alpha_bar * x - x0) / c.sqrt_recipm1_alpha_bar;
