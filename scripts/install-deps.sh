@@ -16,6 +16,7 @@ packages=(
     libopencv-dev python3-matplotlib           # performance comparison with OpenCV, plots (scripts/perf)
     python3-pil                                # evaluation and documentation scripts
     libthrust-dev                              # the device backend on the host system where no CUDA Toolkit (CCCL) is
+    openmpi-bin                                # the tool under mpirun -n 2 (ctest cli.mpirun, docs/cluster.md)
 )
 
 missing=()

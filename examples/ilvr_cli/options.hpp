@@ -4,6 +4,9 @@
 // Ref: docs/tool.md.
 #pragma once
 
+#include "memory.hpp"
+#include "paths.hpp"
+
 #include <ilvr/conditioner/conditioning_range.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
@@ -18,7 +21,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <utility>
 #include <filesystem>
 #include <limits>
 #include <memory>
@@ -27,7 +36,10 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#include <sched.h>
 
 #ifndef ILVR_CLI_SOURCE_DATA_DIR
 #define ILVR_CLI_SOURCE_DATA_DIR ""
@@ -96,15 +108,64 @@ struct options {
     std::string out = "out/ilvr";
     std::string grid;                       ///< "" = <out>/grid.png
     bool quiet = false;
-    std::string shard;                      ///< "I/K"; "" = the whole job
+    std::string shard;                      ///< "I/K" or "auto"; "" = the whole job
     bool resume = false;                    ///< keep samples already written
     bool unconditional = false;             ///< sample without a reference (no ILVR)
     std::string device = "cpu";             ///< where sampling runs: cpu|cuda
+    std::string max_memory;                 ///< "" = the memory available
+    bool assemble = false;                  ///< only write the grid of a finished (sharded) job
     std::string mask;                       ///< inpainting mask image; "" = no inpainting
     std::string repaint;                    ///< "J,R": RePaint jump length and count (with --mask)
     bool colourise = false;                 ///< keep the reference's luma (3-channel models)
     std::string factor_schedule;            ///< "FROM:TO=N,..."; "" = the fixed --factor
 };
+
+namespace detail {
+
+/// The largest value of T, for messages.
+template <class T>
+std::string limit_text(T value)
+{
+    return std::to_string(value);
+}
+
+/// Parses the whole of `text` as a T, exactly: an integer within T's range (no
+/// sign for unsigned T) or a finite floating-point number. Throws ilvr::error
+/// naming the option otherwise (exit code 2).
+template <class T>
+T parse_number(const std::string& option, const std::string& text)
+{
+    T value{};
+    const char* first = text.data();
+    const char* last = text.data() + text.size();
+    if constexpr (std::is_integral_v<T>) {
+        const auto [end, ec] = std::from_chars(first, last, value);
+        if (text.empty() || ec != std::errc{} || end != last)
+            throw ilvr::error(option + " '" + text + "': not an integer in " +
+                              limit_text(std::numeric_limits<T>::min()) + " .. " +
+                              limit_text(std::numeric_limits<T>::max()));
+    } else {
+        const auto [end, ec] = std::from_chars(first, last, value);
+        if (text.empty() || ec != std::errc{} || end != last || !std::isfinite(value))
+            throw ilvr::error(option + " '" + text + "': not a finite number");
+    }
+    return value;
+}
+
+/// Adds a numeric option whose text is parsed by parse_number into `field`.
+template <class T>
+CLI::Option* add_number(CLI::App& app, const std::string& name, T& field, const std::string& help)
+{
+    std::string shown = std::to_string(field);
+    if constexpr (!std::is_integral_v<T>) shown = CLI::detail::to_string(field);
+    return app
+        .add_option_function<std::string>(
+            name, [&field, name](const std::string& text) { field = parse_number<T>(name, text); }, help)
+        ->default_str(shown)
+        ->type_name(std::is_integral_v<T> ? "INT" : "FLOAT");
+}
+
+} // namespace detail
 
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
 inline std::unique_ptr<CLI::App> make_app(options& o)
@@ -125,19 +186,16 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--model", o.model, "TorchScript denoiser forward(x float[B,C,S,S], t int64[B]) -> eps [B,C,S,S]")
         ->capture_default_str()
         ->type_name("PATH");
-    app->add_option("--image-size", o.image_size, "the model's image size S (references are prepared to S x S)")
-        ->capture_default_str();
-    app->add_option("--channels", o.channels, "the model's channels C (1 or 3); references are loaded with C")
-        ->capture_default_str();
+    detail::add_number(*app, "--image-size", o.image_size, "the model's image size S (references are prepared to S x S)");
+    detail::add_number(*app, "--channels", o.channels, "the model's channels C (1 or 3); references are loaded with C");
     app->add_flag("--learn-sigma", o.learn_sigma, "the model returns eps and v [B,2C,S,S] (learned variance range)");
-    app->add_option("--timesteps", o.timesteps, "diffusion steps T the model was trained with")->capture_default_str();
+    detail::add_number(*app, "--timesteps", o.timesteps, "diffusion steps T the model was trained with (2 .. 100000)");
     app->add_option("--schedule", o.schedule, "noise schedule: linear|cosine")->capture_default_str();
     app->add_option("--respacing", o.respacing, "steps to sample: a count (\"100\"), counts per section "
                                                 "(\"10,20\") or \"ddimN\"")
         ->capture_default_str()
         ->type_name("STEPS");
     app->add_option("--factor", o.factors, "downsampling factor N of phi_N; repeat it or give a comma list for a sweep")
-        ->delimiter(',')
         ->capture_default_str()
         ->type_name("N");
     auto* range = app->add_option("--range", o.range, "conditioned original timesteps FROM:TO, to <= t < from "
@@ -157,26 +215,31 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         ->capture_default_str();
     app->add_option("--sampler", o.sampler, "ddpm|ddim|dpm++2m|heun (heun: 2 network calls a step)")
         ->capture_default_str();
-    app->add_option("--eta", o.eta, "DDIM stochasticity (--sampler ddim only)")->capture_default_str();
+    detail::add_number(*app, "--eta", o.eta, "DDIM stochasticity (--sampler ddim only)");
     app->add_option("--variance", o.variance, "DDPM fixed variance: small|large (ignored with --learn-sigma)")
         ->capture_default_str();
-    app->add_option("--samples", o.samples, "samples K per reference and factor")->capture_default_str();
-    app->add_option("--batch", o.batch, "images sampled together (results do not depend on it)")
-        ->capture_default_str();
-    app->add_option("--seed", o.seed, "noise seed")->capture_default_str();
-    app->add_option("--threads", o.threads, "threads of LibTorch and of the library; 0 = all cores")
-        ->capture_default_str();
+    detail::add_number(*app, "--samples", o.samples, "samples K per reference and factor");
+    detail::add_number(*app, "--batch", o.batch, "images sampled together (results do not depend on it)");
+    detail::add_number(*app, "--seed", o.seed, "noise seed, 0 .. 2^64-1");
+    detail::add_number(*app, "--threads", o.threads,
+                       "threads of LibTorch and of the library; 0 = all available cores (more are capped to them)");
+    app->add_option("--max-memory", o.max_memory, "refuse a job whose estimated peak memory exceeds SIZE "
+                                                  "(e.g. 4G, 512M); default: the memory available")
+        ->type_name("SIZE");
     app->add_option("--out", o.out, "output folder")->capture_default_str()->type_name("DIR");
     app->add_option("--grid", o.grid, "grid image to write; default: DIR/grid.png")->type_name("FILE");
     app->add_flag("--quiet,-q", o.quiet, "no progress on stderr");
-    app->add_option("--shard", o.shard, "I/K: sample only the references r with r % K == I (0 <= I < K); "
+    app->add_option("--shard", o.shard, "I/K: draw only the samples whose job index i has i % K == I "
+                                        "(0 <= I < K); auto: I and K from Slurm or MPI (docs/cluster.md); "
                                         "K processes together write every sample; no grid")
-        ->type_name("I/K");
-    for (const char* name : {"reference", "--reference", "--factor", "--range", "--range-t", "--shard"})
+        ->type_name("I/K|auto");
+    for (const char* name : {"reference", "--reference", "--factor", "--range", "--range-t"})
         unconditional->excludes(app->get_option(name));
     app->add_option("--device", o.device, "where sampling runs: cpu|cuda (cuda: a build with the CUDA backend "
                                           "and a CUDA LibTorch, docs/cuda.md)")
         ->capture_default_str();
+    app->add_flag("--assemble", o.assemble, "write the grid of a finished job in --out from its samples and "
+                                            "manifest (after --shard runs); takes only --out, --grid, --quiet");
     // Other conditioners instead of ILVR at one factor (docs/applications.md); each
     // writes one row per reference, OUT/<reference-stem>/<inpaint|colourise|schedule>/.
     auto* mask = app->add_option("--mask", o.mask, "inpaint instead of ILVR: the FILE's white pixels (an S x S "
@@ -196,8 +259,8 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
         for (const char* other : {"--mask", "--colourise", "--factor-schedule", "--factor", "--unconditional"})
             if (a != app->get_option(other)) a->excludes(app->get_option(other));
     schedule->excludes(range)->excludes(range_t);
-    app->add_flag("--resume", o.resume, "keep sample PNGs already in OUT (complete by construction) and draw only "
-                                        "the missing ones; with nothing missing, just writes the grid");
+    app->add_flag("--resume", o.resume, "continue the job in OUT (its manifest must match): keep its complete "
+                                        "samples, draw the missing or damaged ones, write the grid");
     return app;
 }
 
@@ -215,11 +278,16 @@ inline options parse(std::vector<std::string> args)
 // ---------------------------------------------------------------------------
 // Validation: everything that can be checked before loading the model.
 
+/// Largest --timesteps: the schedule tables cost about 200 bytes per timestep.
+inline constexpr int max_timesteps = 100000;
+
 /// Every fact of the job, checked.
 struct plan {
     std::filesystem::path model;
     int image_size = 32, channels = 1;
     bool learn_sigma = false;
+    int timesteps = 1000;
+    std::string schedule_name = "linear", respacing = "100";  ///< as given (for the manifest)
     ilvr::respaced_schedule process{{}, ilvr::noise_schedule(std::vector<double>{0.5, 0.5})};  // set by validate()
     std::vector<int> factors;
     ilvr::conditioning_range range = ilvr::conditioning_range::all();
@@ -233,12 +301,16 @@ struct plan {
     std::uint64_t seed = 0;
     int threads = 1;
     std::vector<std::filesystem::path> references;  ///< files, folders expanded
+    std::vector<std::string> names;                 ///< per reference: its folder name in OUT (safe_name of the stem)
     std::filesystem::path out, grid;
     bool quiet = false;
-    int shard_index = 0, shard_count = 1;  ///< this process samples references r with r % count == index
+    int shard_index = 0, shard_count = 1;  ///< this process draws the samples with index % count == index
     bool resume = false;
     bool unconditional = false;  ///< no references and no factors: one row of unconditional samples
     bool cuda = false;           ///< sample on the GPU (--device cuda)
+    std::uint64_t max_memory = 0;       ///< 0: the memory available
+    memory_estimate memory;             ///< the job's peak less the model and the network (validate())
+    std::vector<std::string> warnings;  ///< printed on stderr before the job
     bool self_described = false;  ///< the model carries its metadata (ilvr.json): no start-up probe call
     /// What conditions the samples: ILVR at each factor, or one row of another conditioner.
     enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
@@ -257,15 +329,36 @@ struct plan {
         }
     }
 
-    /// Whether reference r belongs to this process's shard.
-    bool in_shard(std::size_t r) const { return static_cast<int>(r % static_cast<std::size_t>(shard_count)) == shard_index; }
-
     /// The job-global index of sample k of reference r at factor f: it keys the
     /// sample's noise, so its pixels do not depend on --batch (docs/tool.md).
+    /// Unconditional: k.
     std::uint64_t sample_index(std::size_t r, std::size_t f, int k) const
     {
+        if (unconditional) return static_cast<std::uint64_t>(k);
         return (static_cast<std::uint64_t>(r) * factors.size() + f) * static_cast<std::uint64_t>(samples)
             + static_cast<std::uint64_t>(k);
+    }
+
+    /// Whether the sample with job index `index` belongs to this process's shard.
+    bool in_shard(std::uint64_t index) const
+    {
+        return index % static_cast<std::uint64_t>(shard_count) == static_cast<std::uint64_t>(shard_index);
+    }
+
+    /// Rows of the job: (reference, factor) pairs, or 1 unconditional row.
+    std::size_t rows() const { return unconditional ? 1 : references.size() * factors.size(); }
+
+    /// The folder of row (r, f): OUT/<name>/N<factor>, or OUT/unconditional.
+    std::filesystem::path sample_folder(std::size_t r, std::size_t f) const
+    {
+        return unconditional ? out / unconditional_folder : out / names[r] / row_name(f);
+    }
+
+    /// The file of a sample: OUT/<name>/N<factor>/sample-<k>.png, or
+    /// OUT/unconditional/sample-<k>.png.
+    std::filesystem::path sample_file(std::size_t r, std::size_t f, int k) const
+    {
+        return sample_folder(r, f) / ("sample-" + std::to_string(k) + ".png");
     }
 };
 
@@ -294,20 +387,23 @@ inline bool is_image_file(const std::filesystem::path& p)
 }
 
 /// Files named by the reference arguments: a file as is, a folder as its
-/// .png/.jpg/.jpeg files (not recursive), sorted by name.
-inline std::vector<std::filesystem::path> expand_references(const std::vector<std::string>& given)
+/// .png/.jpg/.jpeg files (not recursive), sorted by name. `folders` receives the
+/// folders given.
+inline std::vector<std::filesystem::path> expand_references(const std::vector<std::string>& given,
+                                                            std::vector<std::filesystem::path>& folders)
 {
     std::vector<std::filesystem::path> files;
     for (const std::string& item : given) {
         const std::filesystem::path path(item);
-        std::error_code ec;
-        const auto status = std::filesystem::status(path, ec);
-        if (!std::filesystem::exists(status)) fail("reference '" + item + "': no such file or folder");
-        if (!std::filesystem::is_directory(status)) {
+        const file_kind kind = kind_at(path, true, "reference");
+        if (kind == file_kind::missing) fail("reference '" + item + "': no such file or folder");
+        if (kind != file_kind::folder) {
             files.push_back(path);
             continue;
         }
+        folders.push_back(path);
         std::vector<std::filesystem::path> found;
+        std::error_code ec;
         std::filesystem::directory_iterator it(path, ec), end;
         if (ec) fail("reference folder '" + item + "': cannot list it (" + ec.message() + ")");
         for (; it != end; it.increment(ec)) {
@@ -320,6 +416,144 @@ inline std::vector<std::filesystem::path> expand_references(const std::vector<st
         files.insert(files.end(), found.begin(), found.end());
     }
     return files;
+}
+
+/// The cores this process may run on (its CPU affinity mask; a cluster's job
+/// gets the cores it was allotted).
+inline int available_cores()
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+/// The shard I/K from the environment of Slurm or an MPI launcher, first found of:
+/// a Slurm job array (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of
+/// SLURM_ARRAY_TASK_COUNT), Open MPI (OMPI_COMM_WORLD_RANK of _SIZE), MPICH,
+/// Intel MPI and other PMI launchers (PMI_RANK of PMI_SIZE), Slurm tasks
+/// (SLURM_PROCID of SLURM_NTASKS). Throws if none is set or one is malformed.
+inline std::pair<int, int> shard_from_environment(const std::function<const char*(const char*)>& getenv)
+{
+    auto number = [&](const char* name) -> std::optional<long long> {
+        const char* text = getenv(name);
+        if (!text) return std::nullopt;
+        long long value = 0;
+        const std::string_view view(text);
+        const auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
+        if (view.empty() || ec != std::errc{} || end != view.data() + view.size())
+            fail(std::string("--shard auto: ") + name + "='" + text + "' is not an integer");
+        return value;
+    };
+    auto shard = [&](long long index, long long count, const std::string& from) -> std::pair<int, int> {
+        if (count < 1 || count > std::numeric_limits<int>::max() || index < 0 || index >= count)
+            fail("--shard auto: " + from + " gives shard " + std::to_string(index) + " of " + std::to_string(count));
+        return {static_cast<int>(index), static_cast<int>(count)};
+    };
+    if (const auto count = number("SLURM_ARRAY_TASK_COUNT")) {
+        const auto id = number("SLURM_ARRAY_TASK_ID");
+        const auto min = number("SLURM_ARRAY_TASK_MIN").value_or(0);
+        const auto step = number("SLURM_ARRAY_TASK_STEP").value_or(1);
+        if (!id) fail("--shard auto: SLURM_ARRAY_TASK_COUNT is set but SLURM_ARRAY_TASK_ID is not");
+        if (step != 1) fail("--shard auto: a Slurm array with a step (SLURM_ARRAY_TASK_STEP=" + std::to_string(step) +
+                            ") cannot be numbered 0 .. K-1; use --array=0-K");
+        return shard(*id - min, *count, "SLURM_ARRAY_TASK_ID");
+    }
+    for (const auto& [rank, size] : {std::pair{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                                     std::pair{"PMI_RANK", "PMI_SIZE"}, std::pair{"SLURM_PROCID", "SLURM_NTASKS"}}) {
+        const auto r = number(rank), s = number(size);
+        if (r && s) return shard(*r, *s, rank);
+    }
+    fail("--shard auto: no Slurm array, MPI or Slurm task variables in the environment "
+         "(SLURM_ARRAY_TASK_ID, OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID)");
+}
+
+/// If `rel` (a path relative to the output folder) names a file or folder the
+/// job writes, what it is ("" otherwise).
+inline std::string job_entry(const plan& p, const std::filesystem::path& rel)
+{
+    std::vector<std::string> parts;
+    for (const auto& part : rel) parts.push_back(part.string());
+    if (parts.empty()) return "the output folder";
+    if (parts.size() == 1 && (parts[0] == manifest_name || parts[0] == lock_name)) return "the job's " + parts[0];
+    const auto is_sample = [&](const std::string& name) {
+        int k = -1;
+        return name.rfind("sample-", 0) == 0 && name.size() > 11 && name.substr(name.size() - 4) == ".png"
+            && parse_int(name.substr(7, name.size() - 11), k) && k >= 0 && k < p.samples;
+    };
+    if (p.unconditional) {
+        if (parts[0] != unconditional_folder) return "";
+        if (parts.size() == 1) return "the samples' folder";
+        return parts.size() == 2 && is_sample(parts[1]) ? "a sample" : "";
+    }
+    if (std::find(p.names.begin(), p.names.end(), parts[0]) == p.names.end()) return "";
+    if (parts.size() == 1) return "a reference's sample folder";
+    bool factor = false;
+    for (std::size_t f = 0; f < p.factors.size(); ++f) factor = factor || parts[1] == p.row_name(f);
+    if (!factor) return "";
+    if (parts.size() == 2) return "a sample folder";
+    return parts.size() == 3 && is_sample(parts[2]) ? "a sample" : "";
+}
+
+/// The output checks (before the model is loaded): OUT a folder or absent; the
+/// grid a regular file or absent, not one of the job's own files or folders,
+/// a reference or the model; no reference folder is or lies in OUT and no
+/// reference is one of the job's files; each sample folder a folder or absent,
+/// each sample a regular file or absent.
+inline void check_outputs(const plan& p, const std::vector<std::filesystem::path>& reference_folders, bool grid)
+{
+    check_output_folder(p.out, "--out");
+    const auto out_key = path_key(p.out);
+    for (const auto& folder : reference_folders)
+        if (is_within(path_key(folder), out_key))
+            fail("--out '" + p.out.string() + "' holds the reference folder '" + folder.string() +
+                 "': the job's own files would become references; choose another --out");
+    for (const auto& file : p.references) {
+        const auto key = path_key(file);
+        if (is_within(key, out_key) && !job_entry(p, key.lexically_relative(out_key)).empty())
+            fail("reference '" + file.string() + "' is " + job_entry(p, key.lexically_relative(out_key)) +
+                 " of this job in --out '" + p.out.string() + "'");
+    }
+    if (grid) {
+        check_output_file(p.grid, "--grid");
+        const auto grid_key = path_key(p.grid);
+        if (is_within(grid_key, out_key)) {
+            const std::string entry = job_entry(p, grid_key.lexically_relative(out_key));
+            if (!entry.empty()) fail("--grid '" + p.grid.string() + "' is " + entry + " of this job");
+        }
+        for (const auto& file : p.references)
+            if (path_key(file) == grid_key) fail("--grid '" + p.grid.string() + "' is the reference '" + file.string() + "'");
+        if (path_key(p.model) == grid_key) fail("--grid '" + p.grid.string() + "' is the model file");
+    }
+    for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r) {
+        if (!p.unconditional) check_output_folder(p.out / p.names[r], "sample folder");
+        for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f) {
+            const auto folder = p.sample_folder(r, f);
+            check_output_folder(folder, "sample folder");
+            if (kind_at(folder, true, "sample folder") == file_kind::missing) continue;
+            for (int k = 0; k < p.samples; ++k) {
+                const auto file = p.sample_file(r, f, k);
+                const file_kind kind = kind_at(file, false, "sample");
+                if (kind != file_kind::missing && kind != file_kind::regular) check_output_file(file, "sample");
+            }
+        }
+    }
+}
+
+/// The job's peak memory less the model and the network's activations.
+inline memory_estimate estimate_memory(const plan& p, bool grid)
+{
+    const double image = 4.0 * p.channels * p.image_size * p.image_size;  // one float image
+    const double total = static_cast<double>(p.rows()) * p.samples;
+    const double batch = std::min<double>(p.batch, total);
+    memory_estimate m;
+    m.add("the process now", static_cast<double>(resident_bytes()));
+    m.add("schedule tables", 128.0 * p.timesteps + 256.0 * static_cast<double>(p.process.timesteps.size()));
+    m.add("sample list", 64.0 * total);
+    m.add("references", 2.0 * image * static_cast<double>(p.references.size()));
+    m.add("batch buffers", 16.0 * image * batch);
+    if (grid) m.add("grid", 2.5 * image * static_cast<double>(p.rows()) * (p.samples + (p.unconditional ? 0 : 2)));
+    return m;
 }
 
 } // namespace detail
@@ -341,15 +575,26 @@ inline plan validate(const options& o)
     p.image_size = o.image_size, p.channels = o.channels, p.learn_sigma = o.learn_sigma;
     p.samples = o.samples, p.batch = o.batch, p.seed = o.seed, p.quiet = o.quiet, p.resume = o.resume;
     p.unconditional = o.unconditional;
-    if (o.unconditional && (!o.references.empty() || !o.positional.empty() || !o.range.empty() || !o.range_t.empty()
-                            || !o.shard.empty()))
-        fail("--unconditional takes no reference, --range, --range-t or --shard");
-    if (!o.shard.empty()) {
+    if (o.unconditional && (!o.references.empty() || !o.positional.empty() || !o.range.empty() || !o.range_t.empty()))
+        fail("--unconditional takes no reference, --range or --range-t");
+    if (o.shard == "auto") {
+        std::tie(p.shard_index, p.shard_count) = detail::shard_from_environment([](const char* n) { return std::getenv(n); });
+    } else if (!o.shard.empty()) {
         const auto slash = o.shard.find('/');
         if (slash == std::string::npos || !detail::parse_int(o.shard.substr(0, slash), p.shard_index)
             || !detail::parse_int(o.shard.substr(slash + 1), p.shard_count) || p.shard_count < 1 || p.shard_index < 0
             || p.shard_index >= p.shard_count)
-            fail("--shard '" + o.shard + "': expected I/K with 0 <= I < K");
+            fail("--shard '" + o.shard + "': expected I/K with 0 <= I < K, or auto");
+    }
+    const int cores = detail::available_cores();
+    p.threads = o.threads > 0 ? std::min(o.threads, cores) : cores;
+    if (o.threads > cores)
+        p.warnings.push_back("--threads " + std::to_string(o.threads) + " exceeds the " + std::to_string(cores) +
+                             " available cores; using " + std::to_string(cores));
+    if (!o.max_memory.empty()) {
+        const auto bytes = parse_size(o.max_memory);
+        if (!bytes) fail("--max-memory '" + o.max_memory + "': expected a size such as 4G, 512M or 1000000");
+        p.max_memory = *bytes;
     }
     if (o.device != "cpu" && o.device != "cuda") fail("--device '" + o.device + "': expected cpu or cuda");
 #ifndef ILVR_CLI_CUDA
@@ -358,31 +603,39 @@ inline plan validate(const options& o)
              "LibTorch; see docs/cuda.md)");
 #endif
     p.cuda = o.device == "cuda";
-    p.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
     // Process: schedule, T, respacing.
-    if (o.timesteps < 2) fail("--timesteps " + std::to_string(o.timesteps) + ": must be at least 2");
+    if (o.timesteps < 2 || o.timesteps > max_timesteps)
+        fail("--timesteps " + std::to_string(o.timesteps) + ": must be between 2 and " + std::to_string(max_timesteps));
     if (o.schedule != "linear" && o.schedule != "cosine")
         fail("--schedule '" + o.schedule + "': unknown schedule (expected linear or cosine)");
+    p.timesteps = o.timesteps, p.schedule_name = o.schedule, p.respacing = o.respacing;
     try {
         const auto base = ilvr::noise_schedule::named(o.schedule, o.timesteps);
         p.process = ilvr::respace(base, o.respacing);
     } catch (const ilvr::error& e) {
         fail(std::string("--respacing: ") + e.what());
     }
-    const int steps = static_cast<int>(p.process.timesteps.size());
 
-    // Factors: positive integers no larger than the image.
+    // Factors: positive integers no larger than the image, from comma lists.
     if (o.factors.empty()) fail("--factor: give at least one factor");
-    for (const std::string& text : o.factors) {
-        int n = 0;
-        if (!detail::parse_int(text, n)) fail("--factor '" + text + "': not an integer");
-        if (n < 1 || n > o.image_size)
-            fail("--factor " + std::to_string(n) + ": must be between 1 and the image size " +
-                 std::to_string(o.image_size));
-        if (std::find(p.factors.begin(), p.factors.end(), n) != p.factors.end())
-            fail("--factor " + std::to_string(n) + ": given twice");
-        p.factors.push_back(n);
+    for (const std::string& list : o.factors) {
+        std::size_t begin = 0;
+        for (;;) {
+            const std::size_t comma = std::min(list.find(',', begin), list.size());
+            const std::string text = list.substr(begin, comma - begin);
+            int n = 0;
+            if (text.find_first_not_of(" \t") == std::string::npos) fail("--factor '" + list + "': an empty item");
+            if (!detail::parse_int(text, n)) fail("--factor '" + text + "': not an integer");
+            if (n < 1 || n > o.image_size)
+                fail("--factor " + std::to_string(n) + ": must be between 1 and the image size " +
+                     std::to_string(o.image_size));
+            if (std::find(p.factors.begin(), p.factors.end(), n) != p.factors.end())
+                fail("--factor " + std::to_string(n) + ": given twice");
+            p.factors.push_back(n);
+            if (comma == list.size()) break;
+            begin = comma + 1;
+        }
     }
     if (p.unconditional) p.factors.clear();
 
@@ -450,7 +703,6 @@ inline plan validate(const options& o)
             fail("--range " + o.range + ": FROM = " + std::to_string(from) + " exceeds the model's T = " +
                  std::to_string(o.timesteps));
     }
-    (void)steps;
 
     // Names.
     try {
@@ -465,7 +717,7 @@ inline plan validate(const options& o)
         fail("--sampler '" + o.sampler + "': expected ddpm, ddim, dpm++2m or heun");
     p.sampler = o.sampler;
     p.ddim = o.sampler == "ddim";
-    if (!(o.eta >= 0.0)) fail("--eta " + std::to_string(o.eta) + ": must be >= 0");
+    if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) fail("--eta " + std::to_string(o.eta) + ": must be finite and >= 0");
     if (o.eta != 0.0 && !p.ddim) fail("--eta applies to --sampler ddim only");
     if (p.cuda && o.sampler != "ddpm" && o.sampler != "ddim")
         fail("--device cuda: --sampler " + o.sampler + " runs on the CPU only (the GPU samples with ddpm or ddim)");
@@ -477,20 +729,23 @@ inline plan validate(const options& o)
     // Files.
     p.model = o.model;
     {
-        std::error_code ec;
-        const auto status = std::filesystem::status(p.model, ec);
-        if (!std::filesystem::exists(status)) fail("--model '" + o.model + "': no such file");
-        if (std::filesystem::is_directory(status)) fail("--model '" + o.model + "': is a folder, not a model file");
+        const file_kind kind = kind_at(p.model, true, "--model");
+        if (kind == file_kind::missing) fail("--model '" + o.model + "': no such file");
+        if (kind == file_kind::folder) fail("--model '" + o.model + "': is a folder, not a model file");
+        if (kind != file_kind::regular) fail("--model '" + o.model + "' is " + describe(kind) + ", not a model file");
     }
     std::vector<std::string> given = o.references;
     given.insert(given.end(), o.positional.begin(), o.positional.end());
     if (given.empty() && !o.unconditional) given.push_back(default_reference().string());
-    p.references = detail::expand_references(given);
-    std::set<std::string> stems;
-    for (const auto& file : p.references)
-        if (!stems.insert(file.stem().string()).second)
-            fail("reference '" + file.string() + "': another reference has the same name '" + file.stem().string() +
+    std::vector<std::filesystem::path> reference_folders;
+    p.references = detail::expand_references(given, reference_folders);
+    std::set<std::string> names;
+    for (const auto& file : p.references) {
+        p.names.push_back(safe_name(file.stem().string()));
+        if (!names.insert(p.names.back()).second)
+            fail("reference '" + file.string() + "': another reference has the same name '" + p.names.back() +
                  "' (its samples would overwrite each other)");
+    }
 
     if (p.cuda && p.conditioning != plan::mode::ilvr)
         fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
@@ -498,13 +753,13 @@ inline plan validate(const options& o)
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;
-    {
-        std::error_code ec;
-        if (std::filesystem::exists(p.out, ec) && !std::filesystem::is_directory(p.out, ec))
-            fail("--out '" + o.out + "': exists and is not a folder");
-    }
     p.grid = o.grid.empty() ? p.out / "grid.png" : std::filesystem::path(o.grid);
     if (!p.grid.has_filename()) fail("--grid '" + o.grid + "': not a file name");
+    const bool grid = p.shard_count == 1;
+    detail::check_outputs(p, reference_folders, grid);
+
+    p.memory = detail::estimate_memory(p, grid);
+    p.memory.check(p.max_memory);
     return p;
 }
 

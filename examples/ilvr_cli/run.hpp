@@ -4,8 +4,10 @@
 // streams passed in so tests can run it. Ref: docs/tool.md.
 #pragma once
 
+#include "manifest.hpp"
 #include "model_metadata.hpp"
 #include "options.hpp"
+#include "signals.hpp"
 #ifdef ILVR_CLI_CUDA
 #include "run_cuda.hpp"
 
@@ -15,6 +17,7 @@
 #include <ilvr/conditioner/colourise.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
+#include <ilvr/config.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/image/io.hpp>
 #include <ilvr/low_pass.hpp>
@@ -40,30 +43,14 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <cmath>
+#include <limits>
 
 namespace ilvr_cli {
-
-// ---------------------------------------------------------------------------
-// Interruption: SIGINT and SIGTERM set a flag that the sampling callback reads,
-// so the batch in flight is dropped, every PNG already written stays whole, and
-// the tool exits with 128 + the signal number. `--resume` later completes the job.
-
-inline volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" inline void on_stop_signal(int signal) { stop_signal = signal; }
-
-inline bool stop_requested() { return stop_signal != 0; }
-
-/// Thrown when a signal stopped the job.
-struct interrupted : std::runtime_error {
-    interrupted() : std::runtime_error("interrupted by signal " + std::to_string(stop_signal)) {}
-};
-
-inline void install_stop_handlers()
-{
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
-}
 
 // ---------------------------------------------------------------------------
 // Progress on stderr.
@@ -138,46 +125,161 @@ private:
 // ---------------------------------------------------------------------------
 // The job.
 
-/// Each reference loaded with the model's channels and prepared to its size:
-/// [1, C, S, S] in [-1, 1]. Errors name the file.
-inline std::vector<ilvr::tensor> load_references(const plan& p)
+/// A reference as read: its pixels prepared to the model's size and the
+/// checksum of its file's bytes.
+struct loaded_reference {
+    ilvr::tensor image;
+    std::uint64_t checksum = 0;
+};
+
+/// Loads one reference: the file read with its size checked first (read_input),
+/// its header's pixel count checked against the memory available before it is
+/// decoded, then prepared to [1, C, S, S] in [-1, 1]. Errors name the file.
+inline loaded_reference load_reference(const plan& p, const std::filesystem::path& file)
 {
-    std::vector<ilvr::tensor> references;
-    for (const auto& file : p.references)
-        references.push_back(ilvr::prepare_reference(ilvr::load_image(file, p.channels), p.image_size));
+    const std::vector<unsigned char> bytes = read_input(file, max_reference_bytes, "reference");
+    int w = 0, h = 0, comp = 0;
+    if (!bytes.empty() && bytes.size() < static_cast<std::size_t>(std::numeric_limits<int>::max())
+        && stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &comp) == 1) {
+        memory_estimate m;
+        m.add("the process now", static_cast<double>(resident_bytes()));
+        m.add("decoding reference '" + file.string() + "'", static_cast<double>(w) * h * (4.0 + 12.0 * p.channels));
+        m.check(p.max_memory);
+    }
+    ilvr::tensor image = [&] {
+        try {
+            return ilvr::decode_image(bytes, p.channels, ilvr::default_max_pixels, file.string());
+        } catch (const ilvr::error& e) {  // "decode_image: 'file': ..." -> "load_image: 'file': ..."
+            std::string message = e.what();
+            message.replace(0, std::string("decode_image").size(), "load_image");
+            throw ilvr::error(message);
+        }
+    }();
+    return {ilvr::prepare_reference(image, p.image_size), fnv1a(bytes.data(), bytes.size())};
+}
+
+/// Each reference loaded (load_reference), in order.
+inline std::vector<loaded_reference> load_references(const plan& p)
+{
+    std::vector<loaded_reference> references;
+    for (const auto& file : p.references) references.push_back(load_reference(p, file));
     return references;
 }
 
+/// The manifest of the job: what its samples are (docs/tool.md, "Resume integrity").
+inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>& references, std::uint64_t model_sum)
+{
+    manifest m;
+    char eta[40];
+    std::snprintf(eta, sizeof eta, "%.17g", p.eta);
+    m.add("library", std::to_string(ILVR_VERSION_MAJOR) + "." + std::to_string(ILVR_VERSION_MINOR) + "." +
+                         std::to_string(ILVR_VERSION_PATCH));
+    m.add("model", hex64(model_sum));
+    m.add("model-path", path_key(p.model).string());
+    m.add("image-size", std::to_string(p.image_size));
+    m.add("channels", std::to_string(p.channels));
+    m.add("learn-sigma", p.learn_sigma ? "yes" : "no");
+    m.add("timesteps", std::to_string(p.timesteps));
+    m.add("schedule", p.schedule_name);
+    m.add("respacing", p.respacing);
+    m.add("sampler", p.sampler);
+    m.add("eta", eta);
+    m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
+    m.add("samples", std::to_string(p.samples));
+    m.add("seed", std::to_string(p.seed));
+    m.add("unconditional", p.unconditional ? "yes" : "no");
+    if (!p.unconditional) {
+        std::string factors;
+        for (int n : p.factors) factors += (factors.empty() ? "" : ",") + std::to_string(n);
+        m.add("factors", factors);
+        m.add("range", p.range.to_string());
+        m.add("kernel", std::string(p.kernel.name));
+        m.add("noise-level", p.level == ilvr::reference_noise_level::paper ? "paper" : "reference-code");
+        if (p.conditioning != plan::mode::ilvr) m.add("conditioning", p.row_name(0));
+        if (p.conditioning == plan::mode::inpaint) {
+            m.add("mask", hex64(file_checksum(p.mask, "--mask")));
+            m.add("repaint", std::to_string(p.repaint_jump) + "," + std::to_string(p.repaint_count));
+        }
+        if (p.conditioning == plan::mode::schedule) {
+            std::string stages;
+            for (const auto& stage : p.schedule)
+                stages += (stages.empty() ? "" : ",") + stage.range.to_string() + "=" + std::to_string(stage.factor);
+            m.add("factor-schedule", stages);
+        }
+        for (std::size_t r = 0; r < p.references.size(); ++r) {
+            m.add("reference", hex64(references[r].checksum) + " " + p.names[r]);
+            m.add("reference-path", path_key(p.references[r]).string());
+        }
+    }
+    return m;
+}
+
+/// A loaded model, checked, and what one image costs it.
+struct checked_model {
+    ilvr::torch::module_denoiser model;
+    std::optional<std::uint64_t> peak_per_image;  ///< the check call's peak memory above the resident size
+};
+
 /// Loads the model and runs it once on a zero image at the first sampled timestep,
-/// so a model that does not fit (shape, channels, --learn-sigma) is reported
-/// before any sampling, with a hint. A model that describes itself (ilvr.json)
-/// skips that call (a whole forward pass, seconds at 256 x 256): its shapes are
-/// known, and the first step's output is checked by the denoiser.
-inline ilvr::torch::module_denoiser load_model(const plan& p)
+/// so a model that does not fit (shape, channels, --learn-sigma, an output that
+/// is not float32) is reported before any sampling, with a hint; the call's peak
+/// memory is measured for the memory check. A model that describes itself
+/// (ilvr.json) skips that call (a whole forward pass, seconds at 256 x 256): its
+/// shapes are known, and the first step's output is checked by the denoiser.
+inline checked_model load_model(const plan& p)
 {
     const std::string name = "model '" + p.model.string() + "': ";
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
-        ilvr::torch::module_denoiser model(p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU,
-                                                     .threads = p.threads});
-        if (p.self_described) return model;
+        checked_model checked{ilvr::torch::module_denoiser(
+            p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU, .threads = p.threads}),
+                              std::nullopt};
+        if (p.self_described) return checked;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
         const std::vector<std::int64_t> t{p.process.timesteps.back()};
-        const auto out = model(probe.view(), t);
+        // The first call checks the output; a second one, warm, measures the peak
+        // memory of an image (the first includes one-time set-up).
+        const ilvr::tensor_view<const float> out = checked.model(probe.view(), t);
+        if (checked.model.last_output_dtype() != ::torch::kFloat)
+            throw ilvr::error(std::string("returns ") + c10::toString(checked.model.last_output_dtype()) +
+                              ", expected float32 (Float): convert the output in the model (.float())");
         const std::int64_t expected = p.learn_sigma ? 2 * p.channels : p.channels;
         if (out.shape().c != expected)
             throw ilvr::error("returns " + out.shape().to_string() + " for input " + probe.shape().to_string() +
                               (p.learn_sigma ? ", expected eps and v " : ", expected eps ") +
                               ilvr::shape4{1, expected, p.image_size, p.image_size}.to_string() + hint);
-        return model;
+        checked.peak_per_image = measure_peak([&] { checked.model(probe.view(), t); });
+        return checked;
     } catch (const ilvr::error& e) {
         std::string message = e.what();
         if (message.find(" (check ") == std::string::npos && message.find("not found") == std::string::npos &&
-            message.find("cannot load") == std::string::npos)
+            message.find("cannot load") == std::string::npos && message.find("float32") == std::string::npos)
             message += hint;
         throw ilvr::error(name + message);
     }
 }
+
+/// The model as the sampler calls it: an output with NaN or Inf is an error at
+/// the step it happens (the sampler adds the step and timestep to every error of
+/// the network, whose own message the adapter keeps: error_summary).
+struct reporting_denoiser {
+    ilvr::torch::module_denoiser& model;
+
+    ilvr::tensor_view<const float> operator()(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)
+    {
+        const ilvr::tensor_view<const float> out = model(x, t);
+        if (model.last_output_dtype() != ::torch::kFloat)  // a self-described model had no check call
+            throw ilvr::error("model '" + model_name + "' returns " + c10::toString(model.last_output_dtype()) +
+                              ", expected float32 (Float): convert the output in the model (.float())");
+        const float* data = out.data();
+        for (std::size_t e = 0; e < out.size(); ++e)
+            if (!std::isfinite(data[e]))
+                throw ilvr::error("model '" + model_name + "' returned NaN or Inf (batch of " +
+                                  std::to_string(x.shape().n) + ")");
+        return out;
+    }
+    std::string model_name;
+};
 
 /// One sample of the job: reference r (unused when unconditional), factor f, number k.
 struct job_sample {
@@ -185,30 +287,30 @@ struct job_sample {
     int k = 0;
 };
 
-/// The file of a sample: OUT/<reference-stem>/N<factor>/sample-<k>.png (inpaint,
-/// colourise or schedule in place of N<factor>), or OUT/unconditional/sample-<k>.png.
-inline std::filesystem::path sample_file(const plan& p, std::size_t r, std::size_t f, int k)
+/// Whether `file` holds a sample of this job: a regular, non-empty PNG that
+/// decodes to [1, C, S, S].
+inline bool is_complete_sample(const plan& p, const std::filesystem::path& file)
 {
-    const std::filesystem::path folder = p.unconditional ? p.out / "unconditional"
-                                                         : p.out / p.references[r].stem() / p.row_name(f);
-    return folder / ("sample-" + std::to_string(k) + ".png");
+    if (kind_at(file, false, "sample") != file_kind::regular) return false;
+    try {
+        const auto image = ilvr::load_image(file, p.channels);
+        return image.shape() == ilvr::shape4{1, p.channels, p.image_size, p.image_size};
+    } catch (const ilvr::error&) {
+        return false;
+    }
 }
 
-/// The samples this process draws, in job order: every sample of its shard,
-/// less those already written when resuming (save_png renames a complete
-/// temporary file into place, so an existing file is whole).
+/// The samples this process draws, in job order: every sample of its shard, less,
+/// when resuming, those whose file is a complete sample (is_complete_sample):
+/// a missing, empty, foreign or damaged file is drawn again.
 inline std::vector<job_sample> samples_to_draw(const plan& p)
 {
     std::vector<job_sample> todo;
-    auto add = [&](std::size_t r, std::size_t f) {
-        for (int k = 0; k < p.samples; ++k)
-            if (!p.resume || !std::filesystem::exists(sample_file(p, r, f, k))) todo.push_back({r, f, k});
-    };
-    if (p.unconditional) add(0, 0);
-    else
-        for (std::size_t r = 0; r < p.references.size(); ++r)
-            if (p.in_shard(r))
-                for (std::size_t f = 0; f < p.factors.size(); ++f) add(r, f);
+    for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r)
+        for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f)
+            for (int k = 0; k < p.samples; ++k)
+                if (p.in_shard(p.sample_index(r, f, k)) && !(p.resume && is_complete_sample(p, p.sample_file(r, f, k))))
+                    todo.push_back({r, f, k});
     return todo;
 }
 
@@ -276,6 +378,14 @@ bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr:
 }
 #endif
 
+/// Writes a PNG inside a write_section (a signal waits for it), creating its folder.
+inline void save_output(const std::filesystem::path& file, ilvr::tensor_view<const float> image)
+{
+    const write_section section;
+    std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path());
+    ilvr::save_png(file, image);
+}
+
 /// The --mask image as a 0/1 mask [1, 1, S, S]: white (> mid-grey) is known.
 inline ilvr::tensor load_mask(const plan& p)
 {
@@ -318,21 +428,20 @@ bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr
     }
 }
 
-/// Draws every batch and writes its PNGs as it finishes.
+/// Draws every batch and writes its PNGs as it finishes (folders are made only then).
 template <class Rule>
 void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
-                    const std::vector<ilvr::tensor>& references, const std::vector<std::vector<job_sample>>& batches,
+                    const std::vector<loaded_reference>& references, const std::vector<std::vector<job_sample>>& batches,
                     progress& bar)
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
+    reporting_denoiser network{model, p.model.string()};
     const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
         std::vector<std::uint64_t> indices;
-        for (const job_sample& s : batch) indices.push_back(p.unconditional ? static_cast<std::uint64_t>(s.k)
-                                                                          : p.sample_index(s.r, s.f, s.k));
-        for (const job_sample& s : batch) std::filesystem::create_directories(sample_file(p, s.r, s.f, s.k).parent_path());
+        for (const job_sample& s : batch) indices.push_back(p.sample_index(s.r, s.f, s.k));
         ilvr::tensor x({count, p.channels, p.image_size, p.image_size});
         auto on_step = [&](const ilvr::step_event&) {
             bar.step();
@@ -347,37 +456,46 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         else
 #endif
         if (p.unconditional) {
-            finished = sampler.run(model, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
+            finished = sampler.run(network, batch_noise, x, ilvr::no_conditioning{}, on_step, options);
         } else {
             // One reference per image ([B, C, S, S]); the batch shares the factor.
             ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
             for (std::int64_t b = 0; b < count; ++b) {
-                const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+                const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
             finished = with_conditioner(p, model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
-                return sampler.run(model, batch_noise, x, cond, on_step, options);
+                return sampler.run(network, batch_noise, x, cond, on_step, options);
             });
         }
         if (!finished) throw interrupted();
         for (std::int64_t b = 0; b < count; ++b) {
             const job_sample& s = batch[static_cast<std::size_t>(b)];
-            ilvr::save_png(sample_file(p, s.r, s.f, s.k), x.view().batch(b, 1));
+            save_output(p.sample_file(s.r, s.f, s.k), x.view().batch(b, 1));
         }
     }
 }
 
-/// The grid's cells, read back from the files: per row (reference, factor) the
-/// reference, its phi_N and the samples; unconditional: the samples.
-inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilvr::tensor>& references)
+/// Writes the grid from the sample files: per row (reference, factor) the
+/// reference, its phi_N and the samples; unconditional: the samples, 8 a row.
+/// A missing or damaged sample is an error naming it.
+inline void write_grid(const plan& p, const std::vector<ilvr::tensor>& references)
 {
     std::vector<ilvr::tensor> cells;
     auto samples = [&](std::size_t r, std::size_t f) {
-        for (int k = 0; k < p.samples; ++k) cells.push_back(ilvr::load_image(sample_file(p, r, f, k), p.channels));
+        for (int k = 0; k < p.samples; ++k) {
+            const auto file = p.sample_file(r, f, k);
+            if (!is_complete_sample(p, file))
+                throw ilvr::error("sample '" + file.string() + "' is missing or damaged: the job is not finished "
+                                  "(run the missing shards, or --resume)");
+            cells.push_back(ilvr::load_image(file, p.channels));
+        }
     };
     if (p.unconditional) {
         samples(0, 0);
-        return cells;
+        std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
+        save_output(p.grid, ilvr::make_grid(views, std::min(p.samples, 8), 2));
+        return;
     }
     const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (std::size_t r = 0; r < references.size(); ++r)
@@ -405,63 +523,7 @@ inline std::vector<ilvr::tensor> grid_cells(const plan& p, const std::vector<ilv
             cells.push_back(std::move(low));
             samples(r, f);
         }
-    return cells;
-}
-
-/// Runs a validated job. Progress goes to `err`; the grid path and the output
-/// folder to `out`.
-inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
-{
-    const std::vector<ilvr::tensor> references = load_references(p);
-    if (p.conditioning == plan::mode::inpaint) (void)load_mask(p);  // a bad mask is reported before the model loads
-    ilvr::torch::module_denoiser model = load_model(p);
-
-    const auto steps = static_cast<long long>(p.process.timesteps.size());
-    if (!p.quiet && p.unconditional) {
-        err << "ilvr: " << p.samples << " unconditional sample(s), " << steps << " steps, batch " << p.batch << ", "
-            << p.threads << " thread(s)\n"
-            << std::flush;
-    } else if (!p.quiet) {
-        err << "ilvr: " << references.size() << " reference(s) x " << p.factors.size() << " factor(s) x "
-            << p.samples << " sample(s), " << steps << " steps, " << p.range.to_string() << ", batch " << p.batch
-            << ", " << p.threads << " thread(s)\n"
-            << std::flush;
-    }
-    const auto todo = samples_to_draw(p);
-    const auto batches = make_batches(p, todo);
-    progress bar(err, err_is_tty, !p.quiet, static_cast<long long>(batches.size()) * steps);
-
-    std::filesystem::create_directories(p.out);
-    const auto start = std::chrono::steady_clock::now();
-    try {
-        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
-        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
-        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
-        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
-    } catch (...) {
-        bar.interrupt();
-        throw;
-    }
-    if (!p.quiet) {
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        char line[128];
-        std::snprintf(line, sizeof line, "ilvr: sampled %lld image(s) in %.2f s\n", static_cast<long long>(todo.size()),
-                      seconds);
-        err << line << std::flush;
-    }
-    if (p.shard_count > 1) {  // the shards together hold every sample; `--resume` without --shard makes the grid
-        out << "samples: " << p.out.string() << '\n' << std::flush;
-        return;
-    }
-    if (p.grid.has_parent_path()) std::filesystem::create_directories(p.grid.parent_path());
-    const std::vector<ilvr::tensor> cells = grid_cells(p, references);
     std::vector<ilvr::tensor_view<const float>> views(cells.begin(), cells.end());
-    if (p.unconditional) {  // grid: the samples, 8 a row
-        ilvr::save_png(p.grid, ilvr::make_grid(views, std::min(p.samples, 8), 2));
-        out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;
-        return;
-    }
-    // Grid: one row per (reference, factor).
     const char* kept = p.conditioning == plan::mode::inpaint     ? "KNOWN"
                        : p.conditioning == plan::mode::colourise ? "LUMA"
                                                                  : "PHI_N";
@@ -473,10 +535,255 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
                                                                        : p.row_name(f)));
     for (int k = 0; k < p.samples; ++k) column_labels.push_back("#" + std::to_string(k));
     const int text_scale = 1 + p.image_size / 128;
-    const ilvr::tensor grid = ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale);
-    ilvr::save_png(p.grid, grid);
+    save_output(p.grid, ilvr::make_grid(views, p.samples + 2, 2, row_labels, column_labels, text_scale));
+}
 
+/// Whether any of the job's sample files exists (any shard's).
+inline bool any_sample_exists(const plan& p)
+{
+    for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r)
+        for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f) {
+            if (kind_at(p.sample_folder(r, f), true, "sample folder") == file_kind::missing) continue;
+            for (int k = 0; k < p.samples; ++k)
+                if (kind_at(p.sample_file(r, f, k), false, "sample") != file_kind::missing) return true;
+        }
+    return false;
+}
+
+/// Before the model is loaded: with --resume, a folder that holds another job
+/// (or samples and no manifest) is refused.
+inline void check_resumable(const plan& p, const manifest& job)
+{
+    if (!p.resume) return;
+    const auto found = read_manifest(p.out);
+    if (found) {
+        const std::string difference = found->difference(job);
+        if (!difference.empty())
+            throw ilvr::error("--resume: '" + p.out.string() + "' holds another job (" + difference +
+                              "); give the same options, or choose another --out");
+    } else if (any_sample_exists(p)) {
+        throw ilvr::error("--resume: '" + p.out.string() + "' holds samples but no job manifest (" + manifest_name +
+                          "), so what they are is unknown; choose another --out");
+    }
+}
+
+/// Removes this process's own leftovers: temporaries of its shard's samples
+/// (`sample-<k>.png.tmp-*`, from a process killed while writing) and, for a whole
+/// job, of the grid and the manifest. Other shards' files are left alone.
+inline void remove_stale_temporaries(const plan& p)
+{
+    const write_section section;
+    std::error_code ec;
+    auto remove_matching = [&](const std::filesystem::path& folder, const std::function<bool(const std::string&)>& mine) {
+        if (kind_at(folder, true, "folder") != file_kind::folder) return;
+        std::vector<std::filesystem::path> stale;
+        for (std::filesystem::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            const auto tmp = name.find(".tmp-");
+            if (tmp != std::string::npos && mine(name.substr(0, tmp)) && kind_at(it->path(), false, "temporary") == file_kind::regular)
+                stale.push_back(it->path());
+        }
+        for (const auto& file : stale) std::filesystem::remove(file, ec);
+    };
+    for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r)
+        for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f)
+            remove_matching(p.sample_folder(r, f), [&](const std::string& name) {
+                for (int k = 0; k < p.samples; ++k)
+                    if (name == p.sample_file(r, f, k).filename().string()) return p.in_shard(p.sample_index(r, f, k));
+                return false;
+            });
+    if (p.shard_count == 1) {
+        remove_matching(p.grid.parent_path().empty() ? "." : p.grid.parent_path(),
+                        [&](const std::string& name) { return name == p.grid.filename().string(); });
+        remove_matching(p.out, [&](const std::string& name) { return name == manifest_name; });
+    }
+}
+
+/// Takes the output folder for the job: creates it, locks it (a second job is
+/// refused), and settles the manifest. --resume: the manifest must be this
+/// job's (written if absent, in a folder without samples). A fresh whole job:
+/// another job's manifest (or none) is replaced only when no other process holds
+/// the folder (a shard never replaces another job's manifest), after the job's sample files there are removed (only this shard's
+/// when other shards run), so a later --resume never trusts a file of another job.
+inline std::unique_ptr<folder_lock> take_folder(const plan& p, const manifest& job)
+{
+    {
+        const write_section section;
+        std::filesystem::create_directories(p.out);
+    }
+    auto lock = std::make_unique<folder_lock>(p.out, p.shard_index, p.shard_count);
+    for (;;) {
+        const auto found = read_manifest(p.out);
+        const std::string difference = found ? found->difference(job) : "";
+        if (found && difference.empty()) break;
+        if (found && p.resume)
+            throw ilvr::error("--resume: '" + p.out.string() + "' holds another job (" + difference + ")");
+        if (!found && p.resume && any_sample_exists(p))
+            throw ilvr::error("--resume: '" + p.out.string() + "' holds samples but no job manifest");
+        if (found && p.shard_count > 1)  // a shard with a typo must not take over the other shards' folder
+            throw ilvr::error("'" + p.out.string() + "' holds another job (" + difference + "); a shard does not "
+                              "replace it: give the job's options, or remove " + manifest_name + ", or choose another --out");
+        const bool alone = lock->alone();
+        if (found && !alone)
+            throw ilvr::error("'" + p.out.string() + "' holds another job (" + difference +
+                              ") and other processes are writing it; choose another --out");
+        if (!p.resume && any_sample_exists(p)) {  // none of the old files may pass for this job's
+            const write_section section;
+            std::error_code ec;
+            for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r)
+                for (std::size_t f = 0; f < std::max<std::size_t>(1, p.factors.size()); ++f)
+                    for (int k = 0; k < p.samples; ++k)
+                        if ((alone || p.in_shard(p.sample_index(r, f, k)))
+                            && kind_at(p.sample_file(r, f, k), false, "sample") == file_kind::regular)
+                            std::filesystem::remove(p.sample_file(r, f, k), ec);
+        }
+        if (write_manifest(p.out, job, found.has_value())) break;
+    }
+    lock->share(p.shard_count);
+    remove_stale_temporaries(p);
+    return lock;
+}
+
+/// Removes an output folder this job created when the job failed before writing
+/// a sample: its manifest, its lock (released first) and its empty folders; a
+/// folder holding any other file is left as it is.
+inline void remove_if_unused(const std::filesystem::path& out, std::unique_ptr<folder_lock>& lock)
+{
+    const write_section section;
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (it->is_directory(ec) || (it.depth() == 0 && (name == manifest_name || name == lock_name))) continue;
+        return;
+    }
+    if (ec) return;
+    lock.reset();
+    std::filesystem::remove_all(out, ec);
+}
+
+/// Runs a validated job. Progress goes to `err`; the grid path and the output
+/// folder to `out`.
+inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is_tty)
+{
+    const std::vector<loaded_reference> references = p.unconditional ? std::vector<loaded_reference>{}
+                                                                     : load_references(p);
+    const manifest job = job_manifest(p, references, file_checksum(p.model, "--model"));
+    check_resumable(p, job);
+    if (p.conditioning == plan::mode::inpaint) (void)load_mask(p);  // a bad mask is reported before the model loads
+
+    {  // the model's weights: about its file's size
+        memory_estimate m = p.memory;
+        std::uint64_t size = 0;
+        kind_at(p.model, true, "--model", &size);
+        m.add("model", static_cast<double>(size));
+        m.check(p.max_memory);
+    }
+    checked_model checked = load_model(p);
+    const auto steps = static_cast<long long>(p.process.timesteps.size());
+    {  // the network's activations, measured at batch 1, times the batch
+        const auto resident = resident_bytes();
+        memory_estimate m = p.memory;
+        m.parts.erase(m.parts.begin());  // "the process now" was before the model
+        m.add("the process now", static_cast<double>(resident));
+        const double batch = std::min<double>(p.batch, static_cast<double>(p.rows()) * p.samples);
+        if (checked.peak_per_image)
+            m.add("network (" + format_bytes(static_cast<double>(*checked.peak_per_image)) + " an image x batch " +
+                      std::to_string(static_cast<long long>(batch)) + ")",
+                  static_cast<double>(*checked.peak_per_image) * batch);
+        m.check(p.max_memory);
+    }
+
+    if (!p.quiet && p.unconditional) {
+        err << "ilvr: " << p.samples << " unconditional sample(s), " << steps << " steps, batch " << p.batch << ", "
+            << p.threads << " thread(s)\n"
+            << std::flush;
+    } else if (!p.quiet) {
+        err << "ilvr: " << references.size() << " reference(s) x " << p.factors.size() << " factor(s) x "
+            << p.samples << " sample(s), " << steps << " steps, " << p.range.to_string() << ", batch " << p.batch
+            << ", " << p.threads << " thread(s)\n"
+            << std::flush;
+    }
+    const bool new_folder = kind_at(p.out, true, "--out") == file_kind::missing;
+    auto lock = take_folder(p, job);
+    const auto todo = samples_to_draw(p);
+    const auto batches = make_batches(p, todo);
+    progress bar(err, err_is_tty, !p.quiet, static_cast<long long>(batches.size()) * steps);
+
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        auto& model = checked.model;
+        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
+        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
+        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
+        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
+    } catch (...) {
+        bar.interrupt();
+        if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);
+        throw;
+    }
+    if (!p.quiet) {
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        char line[128];
+        std::snprintf(line, sizeof line, "ilvr: sampled %lld image(s) in %.2f s\n", static_cast<long long>(todo.size()),
+                      seconds);
+        err << line << std::flush;
+    }
+    if (p.shard_count > 1) {  // the shards together hold every sample; --assemble makes the grid
+        out << "samples: " << p.out.string() << '\n' << std::flush;
+        return;
+    }
+    std::vector<ilvr::tensor> images;
+    for (const auto& r : references) images.push_back(r.image);
+    write_grid(p, images);
     out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;
+}
+
+/// `--assemble`: the grid of the finished job in `o.out`, from its manifest and
+/// sample files, without the model. Only --out, --grid and --quiet may be given.
+inline void assemble(const options& o, std::ostream& out)
+{
+    const std::filesystem::path folder = o.out;
+    const auto found = read_manifest(folder);
+    if (!found) throw ilvr::error("--assemble: '" + folder.string() + "' holds no job manifest (" + manifest_name + ")");
+    const manifest& m = *found;
+    plan p;
+    try {
+        p.image_size = std::stoi(m.get("image-size"));
+        p.channels = std::stoi(m.get("channels"));
+        p.samples = std::stoi(m.get("samples"));
+        p.unconditional = m.get("unconditional") == "yes";
+        if (!p.unconditional) {
+            std::string list = m.get("factors");
+            for (std::size_t begin = 0; begin <= list.size();) {
+                const std::size_t comma = std::min(list.find(',', begin), list.size());
+                p.factors.push_back(std::stoi(list.substr(begin, comma - begin)));
+                begin = comma + 1;
+            }
+            p.kernel = ilvr::kernels::by_name(m.get("kernel"));
+        }
+    } catch (const std::exception& e) {
+        throw ilvr::error("--assemble: '" + (folder / manifest_name).string() + "' is damaged (" + e.what() + ")");
+    }
+    if (!m.all("conditioning").empty())
+        throw ilvr::error("--assemble: '" + folder.string() + "' holds a " + m.get("conditioning") +
+                          " job; write its grid by running it again with --resume (no --shard)");
+    p.out = folder;
+    p.grid = o.grid.empty() ? folder / "grid.png" : std::filesystem::path(o.grid);
+    const auto sums = m.all("reference"), paths = m.all("reference-path");
+    std::vector<ilvr::tensor> references;
+    for (std::size_t r = 0; r < sums.size() && r < paths.size(); ++r) {
+        const auto space = sums[r].find(' ');
+        p.references.push_back(paths[r]);
+        p.names.push_back(sums[r].substr(space + 1));
+        const loaded_reference loaded = load_reference(p, paths[r]);
+        if (hex64(loaded.checksum) != sums[r].substr(0, space))
+            throw ilvr::error("--assemble: reference '" + paths[r] + "' has changed since the job was sampled");
+        references.push_back(loaded.image);
+    }
+    detail::check_outputs(p, {}, true);
+    const folder_lock lock(folder, 0, 1);
+    write_grid(p, references);
+    out << "grid: " << p.grid.string() << '\n' << std::flush;
 }
 
 /// `message` on one line.
@@ -490,7 +797,8 @@ inline std::string one_line(std::string message)
 
 /// The program: parse, validate, run. Returns the exit code: 0 on success (and
 /// --help), 2 for a bad input or a failed job, CLI11's own non-zero code for a
-/// usage error. Every error is one line "ilvr: error: <message>" on `err`.
+/// usage error, 128 + the signal for an interruption. Every error is one line
+/// "ilvr: error: <message>" on `err`.
 inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostream& err, bool err_is_tty)
 {
     options o;
@@ -502,16 +810,28 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         if (e.get_exit_code() == 0) return app->exit(e, out, err);  // --help
         err << "ilvr: error: " << one_line(e.what()) << '\n';
         return e.get_exit_code();
+    } catch (const ilvr::error& e) {  // a number that does not parse exactly
+        err << "ilvr: error: " << one_line(e.what()) << '\n';
+        return 2;
     }
     try {
+        if (o.assemble) {
+            for (const CLI::Option* option : app->get_options())
+                if (option->count() > 0 && option->get_name() != "--assemble" && option->get_name() != "--out" &&
+                    option->get_name() != "--grid" && option->get_name() != "--quiet")
+                    throw ilvr::error("--assemble takes only --out, --grid and --quiet, not " + option->get_name());
+            assemble(o, out);
+            return 0;
+        }
         const bool described = use_model_metadata(o, given_model_options::from(*app)).has_value();
         plan p = validate(o);
         p.self_described = described;
+        for (const std::string& warning : p.warnings) err << "ilvr: warning: " << warning << '\n' << std::flush;
         run(p, out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {
         err << "ilvr: " << e.what() << "; samples written so far are complete, --resume continues\n";
-        return 128 + static_cast<int>(stop_signal);
+        return 128 + stop_signal.load();
     } catch (const std::exception& e) {
         err << "ilvr: error: " << one_line(e.what()) << '\n';
         return 2;

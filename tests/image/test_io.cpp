@@ -208,6 +208,16 @@ TEST_CASE("load_image refuses images over max_pixels from the header, before dec
     // With the default limit (64 Mpx) the header passes and the missing data is found.
     require_error([&] { ilvr::load_image(dir / "huge.png", 3); }, {"huge.png", "truncated PNG"});
 
+    // 100000 x 100000: stb refuses to report a size whose bytes overflow an int
+    // ("unknown image type"); the IHDR is read first, so the limit is named.
+    std::string giant = "\x89PNG\r\n\x1a\n";
+    giant += std::string("\0\0\0\x0d", 4) + "IHDR";
+    giant += std::string("\0\x01\x86\xa0\0\x01\x86\xa0", 8) + std::string("\x08\0\0\0\0", 5);
+    const std::uint32_t giant_crc = ilvr::detail::crc32(reinterpret_cast<const unsigned char*>(&giant[12]), 17);
+    for (int k = 0; k < 4; ++k) giant += char((giant_crc >> (24 - 8 * k)) & 255);
+    write_bytes(dir / "giant.png", giant);
+    require_error([&] { ilvr::load_image(dir / "giant.png", 1); }, {"giant.png", "100000x100000", "max_pixels"});
+
     ilvr::save_png(dir / "small.png", u8_image(3, 10, 20, 1));
     CHECK_NOTHROW(ilvr::load_image(dir / "small.png", 3, 200));
     require_error([&] { ilvr::load_image(dir / "small.png", 3, 199); }, {"small.png", "max_pixels"});

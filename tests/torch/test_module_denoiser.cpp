@@ -84,6 +84,27 @@ def forward(self, x, t):
     for (std::size_t e = 0; e < y.size(); ++e) REQUIRE(o[e] == 2.0f * y[e]);
 }
 
+TEST_CASE("error_summary keeps the network's message and the user's frame", "[torch][errors]")
+{
+    const std::string traceback = "The following operation failed in the TorchScript interpreter.\n"
+                                  "Traceback of TorchScript, serialized code (most recent call last):\n"
+                                  "  File \"code/__torch__.py\", line 15, in forward\n"
+                                  "    return (conv).forward(x, )\n"
+                                  "            ~~~~~~~~~~~~~ <--- HERE\n"
+                                  "\n"
+                                  "Traceback of TorchScript, original code (most recent call last):\n"
+                                  "  File \"/home/me/unet.py\", line 9, in forward\n"
+                                  "        return self.conv(x)\n"
+                                  "  File \"/usr/lib/python3/dist-packages/torch/nn/modules/conv.py\", line 459, in _conv_forward\n"
+                                  "        return F.conv2d(input, weight, bias, self.stride,\n"
+                                  "RuntimeError: Given groups=1, expected input[1, 3, 8, 8] to have 1 channels\n";
+    CHECK(ilvr::torch::error_summary(traceback) ==
+          "RuntimeError: Given groups=1, expected input[1, 3, 8, 8] to have 1 channels (/home/me/unet.py, line 9, in forward)");
+    CHECK(ilvr::torch::error_summary("shape mismatch\nException raised from foo at bar.cpp:1\nframe #0: ...") ==
+          "shape mismatch");
+    CHECK(ilvr::torch::error_summary("plain") == "plain");
+}
+
 TEST_CASE("bad modules and outputs are clear errors", "[torch][errors]")
 {
     const auto x = ilvr_test::normal_tensor({2, 3, 4, 4}, 1);
@@ -93,7 +114,14 @@ TEST_CASE("bad modules and outputs are clear errors", "[torch][errors]")
     ilvr::torch::module_denoiser flat(scripted("def forward(self, x, t):\n    return x.flatten()\n"));
     REQUIRE_THROWS_WITH(flat(x.view(), t), Contains("has 1 dimensions"));
     ilvr::torch::module_denoiser failing(scripted("def forward(self, x, t):\n    return x.view(7, -1)\n"));
-    REQUIRE_THROWS_WITH(failing(x.view(), t), Contains("forward failed"));
+    // The network's own words, not the interpreter's first line.
+    REQUIRE_THROWS_WITH(failing(x.view(), t), Contains("forward failed") && Contains("shape '[7, -1]' is invalid")
+                                                  && !Contains("The following operation failed"));
+    ilvr::torch::module_denoiser raising(scripted("def forward(self, x, t):\n"
+                                                  "    assert bool((t >= 500).all()), 'boom at t < 500'\n"
+                                                  "    return x\n"));
+    REQUIRE_THROWS_WITH(raising(x.view(), t), Contains("forward failed: ") && Contains("boom at t < 500 (")
+                                                  && Contains("line ") && !Contains("builtins."));
     REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(std::filesystem::path("/nonexistent/model.pt")),
                         Contains("not found"));
     const auto junk = std::filesystem::temp_directory_path() / "ilvr_test_junk.pt";

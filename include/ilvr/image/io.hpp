@@ -124,6 +124,26 @@ inline std::string png_structure_error(std::span<const unsigned char> bytes)
 
 } // namespace detail
 
+namespace detail {
+
+/// The width and height a PNG's IHDR chunk announces ({0, 0} if `bytes` is not a
+/// PNG starting with IHDR). stb refuses to report sizes whose byte count overflows
+/// an int, so this lets such a header get the pixel-limit message.
+inline std::pair<std::uint64_t, std::uint64_t> png_announced_size(std::span<const unsigned char> bytes)
+{
+    static constexpr unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (bytes.size() < 24 || !std::equal(signature, signature + 8, bytes.begin())
+        || !std::equal(bytes.begin() + 12, bytes.begin() + 16, "IHDR"))
+        return {0, 0};
+    auto be32 = [&](std::size_t i) {
+        return (std::uint64_t{bytes[i]} << 24) | (std::uint64_t{bytes[i + 1]} << 16) | (std::uint64_t{bytes[i + 2]} << 8)
+            | std::uint64_t{bytes[i + 3]};
+    };
+    return {be32(16), be32(20)};
+}
+
+} // namespace detail
+
 /// Default pixel limit of load_image: 64 megapixels (an 8192 x 8192 image).
 inline constexpr std::int64_t default_max_pixels = std::int64_t{1} << 26;
 
@@ -153,6 +173,11 @@ inline tensor decode_image(std::span<const unsigned char> bytes, int channels, s
                     [&] { return "decode_image: " + quoted_name + ": file larger than 2 GiB"; });
     const int length = static_cast<int>(bytes.size());
 
+    const auto [announced_w, announced_h] = detail::png_announced_size(bytes);
+    detail::require(announced_w * announced_h <= static_cast<std::uint64_t>(max_pixels), [&] {
+        return "decode_image: " + quoted_name + ": " + std::to_string(announced_w) + "x" + std::to_string(announced_h)
+            + " = " + std::to_string(announced_w * announced_h) + " pixels exceeds max_pixels = " + std::to_string(max_pixels);
+    });
     int w = 0, h = 0, comp = 0;
     detail::require(stbi_info_from_memory(bytes.data(), length, &w, &h, &comp) == 1, [&] {
         return "decode_image: " + quoted_name + ": not a readable image (" + detail::stb_reason() + ")";

@@ -11,8 +11,54 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 namespace ilvr::torch {
+
+/// The user's part of a LibTorch error message, on one line: the TorchScript
+/// interpreter's "The following operation failed" and its tracebacks are reduced
+/// to the error itself (the text after the last traceback, "builtins." dropped)
+/// and the innermost frame outside PyTorch's own modules, "(file, line N, in f)";
+/// a C++ backtrace ("Exception raised from ...") is dropped; other text is kept.
+inline std::string error_summary(const std::string& text)
+{
+    std::vector<std::string> lines;
+    for (std::size_t begin = 0; begin <= text.size();) {
+        const std::size_t end = std::min(text.find('\n', begin), text.size());
+        lines.push_back(text.substr(begin, end - begin));
+        begin = end + 1;
+    }
+    std::size_t traceback = lines.size();
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        if (lines[i].rfind("Traceback of TorchScript", 0) == 0) traceback = i;
+    std::string message, location;
+    std::size_t first = 0;
+    if (traceback < lines.size()) {
+        std::string innermost, user;
+        for (first = traceback + 1; first < lines.size(); ++first) {
+            const std::string& line = lines[first];
+            if (!line.empty() && line[0] != ' ') break;
+            const auto file = line.find("File \"");
+            if (file == std::string::npos) continue;
+            const auto close = line.find('"', file + 6);
+            if (close == std::string::npos) continue;
+            std::string where = line.substr(file + 6, close - file - 6) + line.substr(close + 1);
+            innermost = where;
+            const std::string path = line.substr(file + 6, close - file - 6);
+            if (path.find("/torch/") == std::string::npos && path.rfind("torch/", 0) != 0) user = where;
+        }
+        location = user.empty() ? innermost : user;
+    }
+    for (std::size_t i = first; i < lines.size(); ++i) {
+        if (lines[i].rfind("Exception raised from ", 0) == 0) break;
+        if (lines[i].empty()) continue;
+        message += (message.empty() ? "" : " ") + lines[i];
+    }
+    if (message.rfind("builtins.", 0) == 0) message.erase(0, 9);
+    if (message.empty()) message = lines.empty() ? text : lines.front();
+    return location.empty() ? message : message + " (" + location + ")";
+}
 
 /// How the module expects its inputs.
 struct module_options {
@@ -51,6 +97,9 @@ public:
     }
 
     const module_options& options() const { return options_; }
+    /// The dtype the module returned on its last call (converted to float32 for the
+    /// view; a caller that wants exactly float32 checks it).
+    ::torch::ScalarType last_output_dtype() const { return output_dtype_; }
     ::torch::jit::Module& module() { return module_; }
 
     /// Runs the module on a batch in host memory: the input is shared, not copied,
@@ -111,10 +160,11 @@ private:
         try {
             result = module_.forward({input, steps});
         } catch (const std::exception& e) {
-            throw error(std::string("torch denoiser: forward failed: ") + first_line(e.what()));
+            throw error(std::string("torch denoiser: forward failed: ") + error_summary(e.what()));
         }
         detail::require(result.isTensor(), "torch denoiser: forward must return one tensor");
         auto out = result.toTensor();
+        output_dtype_ = out.scalar_type();
         if (options_.channels_last && out.dim() == 4) out = out.permute({0, 3, 1, 2});
         detail::require(out.dim() == 4, [&] {
             return "torch denoiser: output has " + std::to_string(out.dim()) + " dimensions, expected [B, C, H, W] or [B, 2C, H, W]";
@@ -137,6 +187,7 @@ private:
     ::torch::jit::Module module_;
     module_options options_;
     ::torch::Tensor output_;
+    ::torch::ScalarType output_dtype_ = ::torch::kFloat;
 };
 
 } // namespace ilvr::torch
