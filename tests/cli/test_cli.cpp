@@ -8,6 +8,7 @@
 #include <ilvr/image/io.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
+#include "cli_support.hpp"
 #include "support/temp_folder.hpp"
 
 #include <catch2/catch.hpp>
@@ -29,71 +30,14 @@ namespace fs = std::filesystem;
 using Catch::Contains;
 using Catch::StartsWith;
 
+using namespace cli_test;
+
 namespace {
 
 struct temp_folder : ilvr_test::temp_folder {
     temp_folder() : ilvr_test::temp_folder("test-cli") {}
 };
 
-struct result {
-    int code;
-    std::string out, err;
-};
-
-/// Runs the tool in-process, stderr not a terminal.
-result run_cli(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = ilvr_cli::cli_main(args, out, err, false);
-    return {code, out.str(), err.str()};
-}
-
-/// Checks the error contract: exit code 2 (or CLI11's non-zero code for usage
-/// errors), exactly one line "ilvr: error: ..." on stderr, nothing on stdout.
-void require_one_line_error(const result& r, const std::string& part, bool usage = false)
-{
-    INFO("stderr: " << r.err);
-    if (usage) REQUIRE(r.code != 0);
-    else REQUIRE(r.code == 2);
-    REQUIRE(r.out.empty());
-    REQUIRE_THAT(r.err, StartsWith("ilvr: error: "));
-    REQUIRE(r.err.find('\n') == r.err.size() - 1);
-    REQUIRE_THAT(r.err, Contains(part));
-}
-
-std::string read_bytes(const fs::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-fs::path bundled(const std::string& name) { return fs::path(ILVR_CLI_SOURCE_DATA_DIR) / "fashion-mnist-ddpm" / name; }
-
-/// Saves a TorchScript module with the given forward(self, x, t) body.
-void save_module(const fs::path& file, const std::string& forward)
-{
-    torch::jit::Module m("x");
-    m.define(forward);
-    m.save(file.string());
-}
-
-// Elementwise in x, so its output for an image never depends on the batch the
-// image is in: the tool's pixels must then be bitwise independent of --batch.
-const char* elementwise_eps = "def forward(self, x, t):\n"
-                              "    return torch.tanh(x) * 0.3 + x * 0.05 + (t.float() / 4000.0).view(-1, 1, 1, 1)\n";
-
-/// The regular files under `root`, relative to it, sorted; without the job's
-/// manifest and lock file unless `all`.
-std::vector<fs::path> files_under(const fs::path& root, bool all = false)
-{
-    std::vector<fs::path> files;
-    for (const auto& e : fs::recursive_directory_iterator(root))
-        if (e.is_regular_file() && (all || (e.path().filename() != ilvr_cli::manifest_name &&
-                                            e.path().filename() != ilvr_cli::lock_name)))
-            files.push_back(fs::relative(e.path(), root));
-    std::sort(files.begin(), files.end());
-    return files;
-}
 
 } // namespace
 

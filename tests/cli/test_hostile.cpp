@@ -8,6 +8,7 @@
 
 #include <ilvr/image/io.hpp>
 
+#include "cli_support.hpp"
 #include "support/temp_folder.hpp"
 
 #include <catch2/catch.hpp>
@@ -35,64 +36,17 @@
 namespace fs = std::filesystem;
 using Catch::Contains;
 
+using namespace cli_test;
+
 namespace {
+
+/// Every regular file under `root`, the manifest and lock included.
+std::vector<fs::path> all_files_under(const fs::path& root) { return files_under(root, true); }
 
 struct temp_folder : ilvr_test::temp_folder {
     temp_folder() : ilvr_test::temp_folder("test-hostile") {}
 };
 
-struct result {
-    int code;
-    std::string out, err;
-};
-
-result run_cli(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = ilvr_cli::cli_main(args, out, err, false);
-    return {code, out.str(), err.str()};
-}
-
-/// Exit code 2, one line "ilvr: error: ...<part>...", nothing on stdout.
-void require_error(const result& r, const std::string& part)
-{
-    INFO("stderr: " << r.err);
-    REQUIRE(r.code == 2);
-    REQUIRE(r.out.empty());
-    REQUIRE(r.err.rfind("ilvr: error: ", 0) == 0);
-    REQUIRE(r.err.find('\n') == r.err.size() - 1);
-    REQUIRE_THAT(r.err, Contains(part));
-}
-
-std::string read_bytes(const fs::path& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-fs::path bundled(const std::string& name) { return fs::path(ILVR_CLI_SOURCE_DATA_DIR) / "fashion-mnist-ddpm" / name; }
-
-void save_module(const fs::path& file, const std::string& forward)
-{
-    torch::jit::Module m("x");
-    m.define(forward);
-    m.save(file.string());
-}
-
-// Elementwise in x: the tool's pixels are then bitwise independent of --batch.
-const char* elementwise_eps = "def forward(self, x, t):\n"
-                              "    return torch.tanh(x) * 0.3 + x * 0.05 + (t.float() / 4000.0).view(-1, 1, 1, 1)\n";
-
-/// Every regular file under `root` (relative), sorted, with the manifest and lock.
-std::vector<fs::path> files_under(const fs::path& root)
-{
-    std::vector<fs::path> files;
-    if (!fs::exists(root)) return files;
-    for (const auto& e : fs::recursive_directory_iterator(root))
-        if (e.is_regular_file()) files.push_back(fs::relative(e.path(), root));
-    std::sort(files.begin(), files.end());
-    return files;
-}
 
 /// A small job on the elementwise model; `extra` appended.
 struct small_job {
@@ -170,20 +124,20 @@ TEST_CASE("hostile: an output is never written over anything but a regular file"
 
     SECTION("--grid: a symbolic link, a FIFO, a socket, a folder, under a file")
     {
-        require_error(job.run(out, {"--grid", (tmp / "link.png").string()}), "is a symbolic link");
-        require_error(job.run(out, {"--grid", (tmp / "fifo.png").string()}), "is a FIFO, not a regular file");
-        require_error(job.run(out, {"--grid", (tmp / "socket.png").string()}), "is a socket");
-        require_error(job.run(out, {"--grid", (tmp / "folder.png").string()}), "is a folder");
-        require_error(job.run(out, {"--grid", (tmp / "file" / "grid.png").string()}), "is a regular file, not a folder");
+        require_one_line_error(job.run(out, {"--grid", (tmp / "link.png").string()}), "is a symbolic link");
+        require_one_line_error(job.run(out, {"--grid", (tmp / "fifo.png").string()}), "is a FIFO, not a regular file");
+        require_one_line_error(job.run(out, {"--grid", (tmp / "socket.png").string()}), "is a socket");
+        require_one_line_error(job.run(out, {"--grid", (tmp / "folder.png").string()}), "is a folder");
+        require_one_line_error(job.run(out, {"--grid", (tmp / "file" / "grid.png").string()}), "is a regular file, not a folder");
     }
     SECTION("--grid: one of the job's samples, its manifest, a reference, the model")
     {
         const std::string sample = (out / "t10k-0001-pullover" / "N4" / "sample-2.png").string();
-        require_error(job.run(out, {"--grid", sample}), "is a sample of this job");
-        require_error(job.run(out, {"--grid", (out / "t10k-0001-pullover").string()}), "sample folder");
-        require_error(job.run(out, {"--grid", (out / "ilvr-job.txt").string()}), "ilvr-job.txt");
-        require_error(job.run(out, {"--grid", bundled("references/t10k-0001-pullover.png").string()}), "is the reference");
-        require_error(job.run(out, {"--grid", job.model.string()}), "is the model file");
+        require_one_line_error(job.run(out, {"--grid", sample}), "is a sample of this job");
+        require_one_line_error(job.run(out, {"--grid", (out / "t10k-0001-pullover").string()}), "sample folder");
+        require_one_line_error(job.run(out, {"--grid", (out / "ilvr-job.txt").string()}), "ilvr-job.txt");
+        require_one_line_error(job.run(out, {"--grid", bundled("references/t10k-0001-pullover.png").string()}), "is the reference");
+        require_one_line_error(job.run(out, {"--grid", job.model.string()}), "is the model file");
     }
     SECTION("a sample's path holding a link, a FIFO or a folder")
     {
@@ -192,26 +146,26 @@ TEST_CASE("hostile: an output is never written over anything but a regular file"
         fs::create_symlink(tmp / "target.png", folder / "sample-0.png");
         REQUIRE(::mkfifo((folder / "sample-1.png").c_str(), 0644) == 0);
         fs::create_directories(folder / "sample-2.png");
-        require_error(job.run(out), "sample-");
+        require_one_line_error(job.run(out), "sample-");
         CHECK(fs::is_symlink(folder / "sample-0.png"));
         CHECK(fs::is_fifo(folder / "sample-1.png"));
         fs::remove(folder / "sample-0.png");
         fs::remove(folder / "sample-1.png");
-        require_error(job.run(out), "sample-2.png' is a folder");
+        require_one_line_error(job.run(out), "sample-2.png' is a folder");
         fs::remove(folder / "sample-2.png");
         fs::remove_all(out);
         fs::create_directories(out);
         std::ofstream(out / "t10k-0001-pullover") << "a file where a sample folder goes";
-        require_error(job.run(out), "exists and is not a folder");
+        require_one_line_error(job.run(out), "exists and is not a folder");
         fs::remove_all(out);
     }
     SECTION("--out: the reference folder, or a folder holding it")
     {
         fs::create_directories(tmp / "refs");
         fs::copy_file(bundled("references/t10k-0002-trouser.png"), tmp / "refs" / "trouser.png");
-        require_error(run_cli({"--model", job.model.string(), "--out", (tmp / "refs").string(), (tmp / "refs").string()}),
+        require_one_line_error(run_cli({"--model", job.model.string(), "--out", (tmp / "refs").string(), (tmp / "refs").string()}),
                       "holds the reference folder");
-        require_error(run_cli({"--model", job.model.string(), "--out", tmp.path.string(), (tmp / "refs").string()}),
+        require_one_line_error(run_cli({"--model", job.model.string(), "--out", tmp.path.string(), (tmp / "refs").string()}),
                       "holds the reference folder");
     }
     // Nothing was replaced or written.
@@ -256,9 +210,9 @@ TEST_CASE("hostile: names made from references stay inside the output folder", "
                             "--quiet", "--out", out.string(), (tmp / "refs").string()});
     INFO(r.err);
     REQUIRE(r.code == 0);
-    CHECK(files_under(out) == std::vector<fs::path>{".ilvr-lock", "__/N4/sample-0.png", "_grid.png/N4/sample-0.png",
+    CHECK(all_files_under(out) == std::vector<fs::path>{".ilvr-lock", "__/N4/sample-0.png", "_grid.png/N4/sample-0.png",
                                                     "_unconditional/N4/sample-0.png", "grid.png", "ilvr-job.txt"});
-    CHECK(files_under(tmp / "refs").size() == 3);  // nothing landed beside the references
+    CHECK(all_files_under(tmp / "refs").size() == 3);  // nothing landed beside the references
 }
 
 TEST_CASE("hostile: numbers are parsed exactly", "[cli][hostile]")
@@ -269,26 +223,26 @@ TEST_CASE("hostile: numbers are parsed exactly", "[cli][hostile]")
         args.insert(args.end(), {"--out", out, "--quiet"});
         return run_cli(args);
     };
-    require_error(run({"--seed", "-1"}), "--seed '-1': not an integer in 0 .. 18446744073709551615");
-    require_error(run({"--seed", "18446744073709551616"}), "--seed '18446744073709551616'");
-    require_error(run({"--seed", "99999999999999999999999"}), "not an integer");
-    require_error(run({"--seed", "1e3"}), "--seed '1e3'");
-    require_error(run({"--seed", " 7"}), "--seed ' 7'");
-    require_error(run({"--samples", "99999999999"}), "--samples '99999999999': not an integer in -2147483648");
-    require_error(run({"--image-size", "32.5"}), "--image-size '32.5'");
-    require_error(run({"--sampler", "ddim", "--eta", "inf"}), "--eta 'inf': not a finite number");
-    require_error(run({"--sampler", "ddim", "--eta", "nan"}), "--eta 'nan': not a finite number");
-    require_error(run({"--sampler", "ddim", "--eta", "1e999"}), "--eta '1e999': not a finite number");
-    require_error(run({"--sampler", "ddim", "--eta", "-0.5"}), "must be finite and >= 0");
-    require_error(run({"--factor", "2,"}), "--factor '2,': an empty item");
-    require_error(run({"--factor", ",2"}), "an empty item");
-    require_error(run({"--factor", "2,,4"}), "an empty item");
-    require_error(run({"--factor", ""}), "an empty item");
+    require_one_line_error(run({"--seed", "-1"}), "--seed '-1': not an integer in 0 .. 18446744073709551615");
+    require_one_line_error(run({"--seed", "18446744073709551616"}), "--seed '18446744073709551616'");
+    require_one_line_error(run({"--seed", "99999999999999999999999"}), "not an integer");
+    require_one_line_error(run({"--seed", "1e3"}), "--seed '1e3'");
+    require_one_line_error(run({"--seed", " 7"}), "--seed ' 7'");
+    require_one_line_error(run({"--samples", "99999999999"}), "--samples '99999999999': not an integer in -2147483648");
+    require_one_line_error(run({"--image-size", "32.5"}), "--image-size '32.5'");
+    require_one_line_error(run({"--sampler", "ddim", "--eta", "inf"}), "--eta 'inf': not a finite number");
+    require_one_line_error(run({"--sampler", "ddim", "--eta", "nan"}), "--eta 'nan': not a finite number");
+    require_one_line_error(run({"--sampler", "ddim", "--eta", "1e999"}), "--eta '1e999': not a finite number");
+    require_one_line_error(run({"--sampler", "ddim", "--eta", "-0.5"}), "must be finite and >= 0");
+    require_one_line_error(run({"--factor", "2,"}), "--factor '2,': an empty item");
+    require_one_line_error(run({"--factor", ",2"}), "an empty item");
+    require_one_line_error(run({"--factor", "2,,4"}), "an empty item");
+    require_one_line_error(run({"--factor", ""}), "an empty item");
     // (validated directly: the bundled model's metadata names its own T)
     CHECK_THROWS_WITH(ilvr_cli::validate(ilvr_cli::parse({"--timesteps", "2147483647"})),
                       Contains("--timesteps 2147483647: must be between 2 and 100000"));
-    require_error(run({"--max-memory", "lots"}), "--max-memory 'lots'");
-    require_error(run({"--max-memory", "-1G"}), "--max-memory '-1G'");
+    require_one_line_error(run({"--max-memory", "lots"}), "--max-memory 'lots'");
+    require_one_line_error(run({"--max-memory", "-1G"}), "--max-memory '-1G'");
     CHECK_FALSE(fs::exists(out));
 
     const auto top = ilvr_cli::validate(ilvr_cli::parse({"--seed", "18446744073709551615", "--max-memory", "1.5G"}));
@@ -316,10 +270,10 @@ TEST_CASE("hostile: memory is estimated before it is allocated", "[cli][hostile]
     const fs::path out = tmp / "out";
     // A limit below what the process holds already: refused before the model loads.
     const auto small = job.run(out, {"--max-memory", "1M"});
-    require_error(small, "the job needs about ");
+    require_one_line_error(small, "the job needs about ");
     CHECK_THAT(small.err, Contains("more than the 1.0 MiB available (--max-memory)"));
     // Samples by the billion: the sample list alone exceeds any machine here.
-    require_error(job.run(out, {"--samples", "2000000000", "--max-memory", "64G"}), "sample list");
+    require_one_line_error(job.run(out, {"--samples", "2000000000", "--max-memory", "64G"}), "sample list");
     // A batch whose network activations (measured at batch 1) exceed the limit:
     // refused after the check call, before sampling.
     save_module(tmp / "hungry.pt", "def forward(self, x, t):\n"
@@ -327,7 +281,7 @@ TEST_CASE("hostile: memory is estimated before it is allocated", "[cli][hostile]
                                    "    return y[:, :1] * 0.0 + y.mean() * 0.0 + x * 0.1\n");
     const auto base = static_cast<double>(ilvr_cli::resident_bytes());
     const std::string limit = std::to_string(static_cast<long long>((base + 300.0 * 1048576.0) / 1048576.0)) + "M";
-    require_error(run_cli({"--model", (tmp / "hungry.pt").string(), "--samples", "64", "--batch", "64", "--respacing",
+    require_one_line_error(run_cli({"--model", (tmp / "hungry.pt").string(), "--samples", "64", "--batch", "64", "--respacing",
                            "2", "--threads", "1", "--quiet", "--max-memory", limit, "--out", out.string()}),
                   "network (");
     CHECK_FALSE(fs::exists(out));
@@ -337,7 +291,7 @@ TEST_CASE("hostile: memory is estimated before it is allocated", "[cli][hostile]
         big.seekp(static_cast<std::streamoff>(ilvr_cli::max_reference_bytes));
         big.put('x');
     }
-    require_error(job.run(out, {(tmp / "big.png").string()}), "more than the 128 MiB limit");
+    require_one_line_error(job.run(out, {(tmp / "big.png").string()}), "more than the 128 MiB limit");
 }
 
 TEST_CASE("hostile: a reference read from a FIFO, and a signal while it waits", "[cli][hostile]")
@@ -397,7 +351,7 @@ TEST_CASE("hostile: a signal while sampling leaves only whole samples, and --res
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ::kill(pid, SIGTERM);
     REQUIRE(wait_exit(pid) == 143);
-    const auto files = files_under(out);
+    const auto files = all_files_under(out);
     std::size_t samples = 0;
     for (const auto& f : files) {
         INFO(f);
@@ -415,8 +369,8 @@ TEST_CASE("hostile: a signal while sampling leaves only whole samples, and --res
     resume.push_back("--resume");
     REQUIRE(run_cli(resume).code == 0);
     REQUIRE(run_cli(job.args(whole, long_job)).code == 0);
-    REQUIRE(files_under(out) == files_under(whole));
-    for (const auto& f : files_under(whole)) {
+    REQUIRE(all_files_under(out) == all_files_under(whole));
+    for (const auto& f : all_files_under(whole)) {
         INFO(f);
         CHECK(read_bytes(out / f) == read_bytes(whole / f));
     }
@@ -434,18 +388,18 @@ TEST_CASE("hostile: the network's own error, its step, and outputs that are not 
     const auto boom = run("def forward(self, x, t):\n"
                           "    assert bool((t >= 500).all()), 'boom at t < 500'\n"
                           "    return x * 0.1\n");
-    require_error(boom, "boom at t < 500 (");
+    require_one_line_error(boom, "boom at t < 500 (");
     CHECK_THAT(boom.err, Contains("timestep 333") && Contains("line ") &&
                              !Contains("The following operation failed"));
-    require_error(run("def forward(self, x, t):\n    return (x * 0.0).long()\n"), "returns Long, expected float32");
-    require_error(run("def forward(self, x, t):\n    return (x * 0.0).double()\n"), "returns Double, expected float32");
+    require_one_line_error(run("def forward(self, x, t):\n    return (x * 0.0).long()\n"), "returns Long, expected float32");
+    require_one_line_error(run("def forward(self, x, t):\n    return (x * 0.0).double()\n"), "returns Double, expected float32");
     // Fine at batch 1 (the check call), broken at batch 2; and NaN: the error
     // names the step, and no empty folder is left behind.
-    require_error(run("def forward(self, x, t):\n    return x.view(1, 1, 32, 32) * 0.1\n"), "timestep 999");
+    require_one_line_error(run("def forward(self, x, t):\n    return x.view(1, 1, 32, 32) * 0.1\n"), "timestep 999");
     CHECK_FALSE(fs::exists(out));
     const auto nan = run("def forward(self, x, t):\n"
                          "    return x * 0.0 + torch.log(t.float() - 500.0).view(-1, 1, 1, 1)\n");
-    require_error(nan, "returned NaN or Inf");
+    require_one_line_error(nan, "returned NaN or Inf");
     CHECK_THAT(nan.err, Contains("timestep 333"));
     CHECK_FALSE(fs::exists(out));
 }
@@ -458,18 +412,18 @@ TEST_CASE("hostile: --resume continues only its own job, redraws damaged samples
     const fs::path out = tmp / "out", whole = tmp / "whole";
     REQUIRE(job.run(whole).code == 0);
     REQUIRE(job.run(out).code == 0);
-    const auto files = files_under(whole);
+    const auto files = all_files_under(whole);
     REQUIRE(files.size() == 3 + 3);  // 3 samples, grid, manifest, lock
     const std::string manifest = read_bytes(out / "ilvr-job.txt");
     CHECK_THAT(manifest, Contains("seed: 0") && Contains("samples: 3") && Contains("model: ") &&
                              Contains("library: ") && Contains("reference: "));
 
     // Another job's options, or another model: refused, nothing touched.
-    require_error(job.run(out, {"--resume", "--seed", "5"}), "holds another job (seed was 0, now 5)");
-    require_error(job.run(out, {"--resume", "--samples", "4"}), "samples was 3, now 4");
-    require_error(job.run(out, {"--resume", "--factor", "8"}), "factors was 4, now 8");
+    require_one_line_error(job.run(out, {"--resume", "--seed", "5"}), "holds another job (seed was 0, now 5)");
+    require_one_line_error(job.run(out, {"--resume", "--samples", "4"}), "samples was 3, now 4");
+    require_one_line_error(job.run(out, {"--resume", "--factor", "8"}), "factors was 4, now 8");
     save_module(tmp / "other.pt", "def forward(self, x, t):\n    return x * 0.2\n");
-    require_error(run_cli({"--model", (tmp / "other.pt").string(), "--respacing", "4", "--samples", "3", "--quiet",
+    require_one_line_error(run_cli({"--model", (tmp / "other.pt").string(), "--respacing", "4", "--samples", "3", "--quiet",
                            "--resume", "--out", out.string(), bundled("references/t10k-0001-pullover.png").string()}),
                   "model was");
     CHECK(read_bytes(out / "ilvr-job.txt") == manifest);
@@ -485,7 +439,7 @@ TEST_CASE("hostile: --resume continues only its own job, redraws damaged samples
     const auto r = job.run(out, {"--resume"});
     INFO(r.err);
     REQUIRE(r.code == 0);
-    REQUIRE(files_under(out) == files);
+    REQUIRE(all_files_under(out) == files);
     for (const auto& f : files) {
         INFO(f);
         CHECK(read_bytes(out / f) == read_bytes(whole / f));
@@ -493,7 +447,7 @@ TEST_CASE("hostile: --resume continues only its own job, redraws damaged samples
 
     // Samples without a manifest are of unknown origin: --resume refuses them.
     fs::remove(out / "ilvr-job.txt");
-    require_error(job.run(out, {"--resume"}), "holds samples but no job manifest");
+    require_one_line_error(job.run(out, {"--resume"}), "holds samples but no job manifest");
     // A fresh run (no --resume) takes the folder over: the old samples go first,
     // so an interrupted fresh run never leaves them to a later --resume.
     REQUIRE(job.run(out, {"--seed", "9"}).code == 0);
@@ -510,13 +464,13 @@ TEST_CASE("hostile: a second job in a folder is refused, shards of one job share
     fs::create_directories(out);
     {
         const ilvr_cli::folder_lock other(out, 0, 1);  // a whole job holds the folder
-        require_error(job.run(out), "another ilvr job is writing");
-        require_error(job.run(out, {"--resume"}), "another ilvr job is writing");
+        require_one_line_error(job.run(out), "another ilvr job is writing");
+        require_one_line_error(job.run(out, {"--resume"}), "another ilvr job is writing");
     }
     {
         const ilvr_cli::folder_lock other(out, 0, 2);  // shard 0/2 of a job runs
-        require_error(job.run(out), "another ilvr job is writing");
-        require_error(job.run(out, {"--shard", "0/2"}), "shard 0/2 is already running");
+        require_one_line_error(job.run(out), "another ilvr job is writing");
+        require_one_line_error(job.run(out, {"--shard", "0/2"}), "shard 0/2 is already running");
         const auto r = job.run(out, {"--shard", "1/2"});
         INFO(r.err);
         CHECK(r.code == 0);
@@ -534,24 +488,24 @@ TEST_CASE("hostile: shards split one reference's samples; --assemble writes the 
     const fs::path whole = tmp / "whole", sharded = tmp / "sharded";
     REQUIRE(job.run(whole).code == 0);
     REQUIRE(job.run(sharded, {"--shard", "0/2"}).code == 0);
-    CHECK(files_under(sharded) == std::vector<fs::path>{".ilvr-lock", "ilvr-job.txt",
+    CHECK(all_files_under(sharded) == std::vector<fs::path>{".ilvr-lock", "ilvr-job.txt",
                                                         "t10k-0001-pullover/N4/sample-0.png",
                                                         "t10k-0001-pullover/N4/sample-2.png"});
-    require_error(run_cli({"--assemble", "--out", sharded.string()}), "sample-1.png' is missing or damaged");
+    require_one_line_error(run_cli({"--assemble", "--out", sharded.string()}), "sample-1.png' is missing or damaged");
     REQUIRE(job.run(sharded, {"--shard", "1/2"}).code == 0);
-    require_error(run_cli({"--assemble", "--out", sharded.string(), "--seed", "3"}), "--assemble takes only");
+    require_one_line_error(run_cli({"--assemble", "--out", sharded.string(), "--seed", "3"}), "--assemble takes only");
     const auto r = run_cli({"--assemble", "--out", sharded.string()});
     INFO(r.err);
     REQUIRE(r.code == 0);
     CHECK(r.out == "grid: " + (sharded / "grid.png").string() + "\n");
-    REQUIRE(files_under(sharded) == files_under(whole));
-    for (const auto& f : files_under(whole)) {
+    REQUIRE(all_files_under(sharded) == all_files_under(whole));
+    for (const auto& f : all_files_under(whole)) {
         INFO(f);
         CHECK(read_bytes(sharded / f) == read_bytes(whole / f));
     }
-    require_error(run_cli({"--assemble", "--out", (tmp / "nothing").string()}), "holds no job manifest");
+    require_one_line_error(run_cli({"--assemble", "--out", (tmp / "nothing").string()}), "holds no job manifest");
     // A shard given other options (a resubmitted task with a typo) never takes the folder over.
-    require_error(job.run(sharded, {"--shard", "0/2", "--seed", "4"}), "a shard does not replace it");
+    require_one_line_error(job.run(sharded, {"--shard", "0/2", "--seed", "4"}), "a shard does not replace it");
     CHECK(read_bytes(sharded / "ilvr-job.txt") == read_bytes(whole / "ilvr-job.txt"));
 }
 

@@ -7,6 +7,7 @@
 
 #include <ilvr/image/io.hpp>
 
+#include "cli_support.hpp"
 #include "support/temp_folder.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,33 +22,15 @@ namespace fs = std::filesystem;
 using Catch::Contains;
 using Catch::StartsWith;
 
+using namespace cli_test;
+
 namespace {
 
-struct outcome {
-    int code;
-    std::string out, err;
-};
-
-outcome run_tool(const std::vector<std::string>& args)
-{
-    std::ostringstream out, err;
-    const int code = ilvr_cli::cli_main(args, out, err, false);
-    return {code, out.str(), err.str()};
-}
 
 // eps and v for 3 channels: elementwise, so any size and batch runs.
 const char* eps_v_forward = "def forward(self, x, t):\n"
                             "    return torch.cat([torch.tanh(x) * 0.3, torch.tanh(x) * 0.1], 1)\n";
 
-/// Saves a TorchScript module with `forward`, and `metadata` as ilvr.json unless empty.
-void save_model(const fs::path& file, const std::string& forward, const std::string& metadata)
-{
-    torch::jit::Module m("m");
-    m.define(forward);
-    torch::jit::ExtraFilesMap extra;
-    if (!metadata.empty()) extra["ilvr.json"] = metadata;
-    m.save(file.string(), extra);
-}
 
 const std::string adm_like = R"({"format": "ilvr-model-1", "image_size": 8, "channels": 3, "learn_sigma": true,
     "diffusion_steps": 1000, "noise_schedule": "linear", "timestep_input": "original",
@@ -135,11 +118,11 @@ TEST_CASE("model metadata: `ilvr --model OUT.pt ref.png` needs no model flags", 
 {
     const ilvr_test::temp_folder dir("test-metadata");
     const fs::path model = dir.path / "adm.pt";
-    save_model(model, eps_v_forward, adm_like);
+    save_module(model, eps_v_forward, adm_like);
     const fs::path ref = dir.path / "ref.png";
     ilvr::save_png(ref, ilvr::tensor({1, 3, 12, 12}));
 
-    const auto r = run_tool({"--model", model.string(), ref.string(), "--samples", "1", "--factor", "2",
+    const auto r = run_cli({"--model", model.string(), ref.string(), "--samples", "1", "--factor", "2",
                              "--threads", "1", "--out", (dir.path / "out").string()});
     INFO("stderr: " << r.err);
     REQUIRE(r.code == 0);
@@ -148,14 +131,14 @@ TEST_CASE("model metadata: `ilvr --model OUT.pt ref.png` needs no model flags", 
     CHECK(sample.shape() == ilvr::shape4{1, 3, 8, 8});
 
     // A contradicting flag is one error line, before anything is sampled.
-    const auto bad = run_tool({"--model", model.string(), ref.string(), "--image-size", "16",
+    const auto bad = run_cli({"--model", model.string(), ref.string(), "--image-size", "16",
                                "--out", (dir.path / "bad").string()});
     CHECK(bad.code == 2);
     CHECK_THAT(bad.err, StartsWith("ilvr: error: --image-size 16 contradicts the model's metadata (image_size 8)"));
     CHECK_FALSE(fs::exists(dir.path / "bad"));
 
     // Agreeing flags are accepted.
-    const auto same = run_tool({"--model", model.string(), ref.string(), "--image-size", "8", "--channels", "3",
+    const auto same = run_cli({"--model", model.string(), ref.string(), "--image-size", "8", "--channels", "3",
                                 "--learn-sigma", "--respacing", "3", "--samples", "1", "--factor", "2", "-q",
                                 "--threads", "1", "--out", (dir.path / "same").string()});
     CHECK(same.code == 0);
@@ -165,11 +148,11 @@ TEST_CASE("model metadata: a file without it behaves as before", "[cli][metadata
 {
     const ilvr_test::temp_folder dir("test-metadata");
     const fs::path model = dir.path / "plain.pt";
-    save_model(model, eps_v_forward, "");
+    save_module(model, eps_v_forward, "");
     CHECK_FALSE(ilvr_cli::read_model_metadata(model).has_value());
     const fs::path ref = dir.path / "ref.png";
     ilvr::save_png(ref, ilvr::tensor({1, 3, 12, 12}));
-    const auto r = run_tool({"--model", model.string(), ref.string(), "--image-size", "4", "--channels", "3",
+    const auto r = run_cli({"--model", model.string(), ref.string(), "--image-size", "4", "--channels", "3",
                              "--learn-sigma", "--respacing", "3", "--samples", "1", "--factor", "2", "-q",
                              "--threads", "1", "--out", (dir.path / "out").string()});
     INFO("stderr: " << r.err);

@@ -173,7 +173,9 @@ inline tensor decode_image(std::span<const unsigned char> bytes, int channels, s
                     [&] { return "decode_image: " + quoted_name + ": file larger than 2 GiB"; });
     const int length = static_cast<int>(bytes.size());
 
-    const auto [announced_w, announced_h] = detail::png_announced_size(bytes);
+    // Plain variables, not a structured binding: clang 14 cannot capture those in a lambda.
+    const auto announced = detail::png_announced_size(bytes);
+    const std::uint64_t announced_w = announced.first, announced_h = announced.second;
     detail::require(announced_w * announced_h <= static_cast<std::uint64_t>(max_pixels), [&] {
         return "decode_image: " + quoted_name + ": " + std::to_string(announced_w) + "x" + std::to_string(announced_h)
             + " = " + std::to_string(announced_w * announced_h) + " pixels exceeds max_pixels = " + std::to_string(max_pixels);
