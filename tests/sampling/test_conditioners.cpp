@@ -2,6 +2,7 @@
 // viewable container, and the new conditioners' exactness on a Gaussian prior
 // (docs/spec.md sections 8 and 9).
 #include "support/random.hpp"
+#include "support/statistics.hpp"
 
 #include <ilvr/ilvr.hpp>
 #ifdef ILVR_TEST_EIGEN
@@ -87,16 +88,7 @@ exactness measure(Conditioner& cond, const std::function<void(const ilvr::tensor
     r.var_ratio = var_sum / (s * s * free_dims);
     ilvr::tensor u(shape);
     REQUIRE(sampler.run(model, ilvr::philox_noise(8), u, baseline));
-    double prior_var = 0;
-    for (std::size_t j = 0; j < d; ++j) {
-        double m1 = 0, m2 = 0;
-        for (int b = 0; b < n; ++b) {
-            const double v = u[static_cast<std::size_t>(b) * d + j];
-            m1 += v, m2 += v * v;
-        }
-        m1 /= n;
-        prior_var += m2 / n - m1 * m1;
-    }
+    const double prior_var = ilvr_test::summed_variance(u.data(), n, d);
     r.shrink = prior_var / static_cast<double>(d) / (s * s);
     return r;
 }

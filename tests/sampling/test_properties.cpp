@@ -1,5 +1,6 @@
 // Statistical and structural properties of ILVR sampling (docs/spec.md section 7).
 #include "support/random.hpp"
+#include "support/statistics.hpp"
 
 #include <ilvr/ilvr.hpp>
 
@@ -66,16 +67,7 @@ TEST_CASE("Gaussian prior: ILVR with a box projection gives N(P y + (I-P) mu, s^
 
     ilvr::tensor free_x(shape);
     REQUIRE(sampler.run(model, ilvr::philox_noise(8), free_x));
-    double prior_var = 0;
-    for (std::size_t j = 0; j < d; ++j) {
-        double m1 = 0, m2 = 0;
-        for (int b = 0; b < n; ++b) {
-            const double v = free_x[static_cast<std::size_t>(b) * d + j];
-            m1 += v, m2 += v * v;
-        }
-        m1 /= n;
-        prior_var += m2 / n - m1 * m1;
-    }
+    const double prior_var = ilvr_test::summed_variance(free_x.data(), n, d);
     const double shrink = prior_var / d / (s * s);
 
     // P x0 = P y: float rounding of one box filter, values O(1).
