@@ -38,7 +38,6 @@ struct temp_folder : ilvr_test::temp_folder {
     temp_folder() : ilvr_test::temp_folder("test-cli") {}
 };
 
-
 } // namespace
 
 TEST_CASE("cli: defaults", "[cli]")

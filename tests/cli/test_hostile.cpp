@@ -47,7 +47,6 @@ struct temp_folder : ilvr_test::temp_folder {
     temp_folder() : ilvr_test::temp_folder("test-hostile") {}
 };
 
-
 /// A small job on the elementwise model; `extra` appended.
 struct small_job {
     temp_folder& tmp;

@@ -26,11 +26,9 @@ using namespace cli_test;
 
 namespace {
 
-
 // eps and v for 3 channels: elementwise, so any size and batch runs.
 const char* eps_v_forward = "def forward(self, x, t):\n"
                             "    return torch.cat([torch.tanh(x) * 0.3, torch.tanh(x) * 0.1], 1)\n";
-
 
 const std::string adm_like = R"({"format": "ilvr-model-1", "image_size": 8, "channels": 3, "learn_sigma": true,
     "diffusion_steps": 1000, "noise_schedule": "linear", "timestep_input": "original",
