@@ -22,6 +22,8 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 using Catch::Contains;
 
@@ -177,9 +179,11 @@ double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::
 {
     const auto process = ilvr::respace(linear1000(), respacing);
     std::vector<ilvr::tensor> cpu_samples, cpu_x0;
+    std::vector<std::pair<int, std::int64_t>> cpu_counts;  // per step: steps, network calls
     ilvr::tensor cpu(shape);
     host_prior cpu_model{learned, {}};
     auto keep = [&](const ilvr::step_event& e) {
+        cpu_counts.emplace_back(e.steps, e.network_calls);
         cpu_samples.emplace_back(e.sample.shape(), std::vector<float>(e.sample.data(), e.sample.data() + e.sample.size()));
         cpu_x0.emplace_back(e.predicted_x0.shape(),
                             std::vector<float>(e.predicted_x0.data(), e.predicted_x0.data() + e.predicted_x0.size()));
@@ -197,6 +201,7 @@ double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::
     device_prior dev_model{learned, {}};
     auto compare = [&](const ilvr::step_event& e) {
         const auto k = static_cast<std::size_t>(e.step);
+        CHECK(std::pair{e.steps, e.network_calls} == cpu_counts[k]);
         worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(e.sample).values(), cpu_samples[k].values()));
         worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(e.predicted_x0).values(), cpu_x0[k].values()));
     };

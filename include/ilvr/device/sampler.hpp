@@ -169,7 +169,7 @@ public:
                                                                   kind == model_output::eps_and_v, x0.data(), noise, i,
                                                                   options.first_sample, per_image});
             cond.refine(step_info{i, tau, &process_, options.first_sample, 1}, samples, noise, s);
-            const step_event event{k, i, tau, samples, x0.view()};
+            const step_event event{k, i, tau, samples, x0.view(), steps, k + 1};  // one network call a step
             if constexpr (std::is_same_v<std::invoke_result_t<Callback&, const step_event&>, bool>) {
                 if (!callback(event)) {
                     finished = false;
