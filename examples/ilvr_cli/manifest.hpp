@@ -13,6 +13,7 @@
 #include "paths.hpp"
 #include "signals.hpp"
 
+#include <ilvr/detail/atomic_file.hpp>
 #include <ilvr/error.hpp>
 
 #include <cerrno>
@@ -115,40 +116,14 @@ inline std::optional<manifest> read_manifest(const std::filesystem::path& out)
     return m;
 }
 
-/// Writes the manifest atomically (a temporary file renamed, or with `replace`
-/// false linked, into place), inside a write_section. Returns false when
-/// `replace` is false and a manifest appeared meanwhile (another shard's).
+/// Writes the manifest atomically (a new, exclusively created temporary renamed,
+/// or with `replace` false linked, into place: ilvr::detail::write_file_atomically),
+/// inside a write_section. Returns false when `replace` is false and a manifest
+/// appeared meanwhile (another shard's).
 inline bool write_manifest(const std::filesystem::path& out, const manifest& m, bool replace)
 {
     const write_section section;
-    const auto file = out / manifest_name;
-    auto temporary = file;  // unique across the nodes sharing the folder: pid and a random number
-    temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
-    {
-        std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
-        stream << m.text();
-        stream.close();
-        if (!stream) {
-            std::error_code ignored;
-            std::filesystem::remove(temporary, ignored);
-            throw ilvr::error("manifest '" + file.string() + "': cannot write (" + std::strerror(errno) + ")");
-        }
-    }
-    std::error_code ec;
-    if (!replace) {
-        const int rc = ::link(temporary.c_str(), file.c_str());
-        const int error = errno;
-        std::filesystem::remove(temporary, ec);
-        if (rc == 0) return true;
-        if (error == EEXIST) return false;
-        throw ilvr::error("manifest '" + file.string() + "': cannot create (" + std::strerror(error) + ")");
-    }
-    std::filesystem::rename(temporary, file, ec);
-    if (ec) {
-        std::filesystem::remove(temporary, ec);
-        throw ilvr::error("manifest '" + file.string() + "': cannot rename into place");
-    }
-    return true;
+    return ilvr::detail::write_file_atomically(out / manifest_name, m.text(), "manifest", replace);
 }
 
 /// The lock on an output folder, held until destruction (or the process's end).
