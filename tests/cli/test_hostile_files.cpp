@@ -225,7 +225,7 @@ TEST_CASE("hostile files: manifest values never become new lines or paths outsid
     CHECK(again.code == 0);
 }
 
-TEST_CASE("hostile files: the lock notices its removal or replacement; the shard count is part of the job",
+TEST_CASE("hostile files: the lock notices its removal or replacement, and the shard count is part of the job",
           "[cli][hostile]")
 {
     temp_folder tmp;
