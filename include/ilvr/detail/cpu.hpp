@@ -25,8 +25,10 @@ using u32x8 = std::uint32_t __attribute__((vector_size(32)));
 using i32x8 = int __attribute__((vector_size(32)));
 using u64x4 = std::uint64_t __attribute__((vector_size(32)));
 /// Eight floats anywhere in memory: unaligned loads and stores (vmovups) that
-/// may alias float arrays.
-using f32x8_in_memory = float __attribute__((vector_size(32), aligned(4), may_alias));
+/// may alias float arrays. A typedef: Clang lowers an alignment only there, not
+/// in an alias-declaration.
+typedef float f32x8_in_memory __attribute__((vector_size(32), aligned(4), may_alias));
+static_assert(alignof(f32x8_in_memory) == 4, "unaligned vector type");
 } // namespace ilvr::detail
 #endif
 
