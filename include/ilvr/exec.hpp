@@ -152,6 +152,9 @@ struct cpu_exec {
         detail::check_finite(out, step, timestep, threads, call);
     }
 
+    /// The denoisers this backend calls: ilvr::denoiser.
+    template <class Model>
+    static constexpr bool calls = denoiser<Model>;
     /// The noise sources this backend draws from: ilvr::noise_source (callable).
     template <class Noise>
     static constexpr bool draws_from = requires(const Noise& n, tensor_view<float> out) {

@@ -126,7 +126,7 @@ concept has_conditioner_refine = requires(C& c, const step_info& info, tensor_vi
 
 /// Whether run()'s arguments satisfy every concept (the deduced types).
 template <class Model, class Noise, class Samples, class Cond, class Callback, class Exec = cpu_exec>
-inline constexpr bool run_arguments_ok = denoiser<std::remove_reference_t<Model>> && Exec::template draws_from<Noise>
+inline constexpr bool run_arguments_ok = Exec::template calls<std::remove_reference_t<Model>> && Exec::template draws_from<Noise>
     && mutable_samples<Samples> && !std::is_const_v<std::remove_reference_t<Cond>>
     && conditioner<std::remove_cvref_t<Cond>, Noise, Exec> && step_callback<Callback>;
 
@@ -137,10 +137,17 @@ consteval bool diagnose_run()
 {
     using M = std::remove_reference_t<Model>;
     using C = std::remove_reference_t<Cond>;
-    if constexpr (!std::invocable<M&, tensor_view<const float>, std::span<const std::int64_t>>) {
+    if constexpr (!std::same_as<Exec, cpu_exec> && !Exec::template calls<M>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not a denoiser of this backend (on the "
+                                          "device: ilvr::device::denoiser, called with device memory)");
+    } else if constexpr (!std::same_as<Exec, cpu_exec> && !Exec::template draws_from<Noise>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the noise is not a noise source of this backend (on "
+                                          "the device: ilvr::device::philox_noise or a replay_noise's view())");
+    } else if constexpr (std::same_as<Exec, cpu_exec>
+                         && !std::invocable<M&, tensor_view<const float>, std::span<const std::int64_t>>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: it cannot be called as "
                                           "model(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)");
-    } else if constexpr (!denoiser<M>) {
+    } else if constexpr (std::same_as<Exec, cpu_exec> && !denoiser<M>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: what it returns is not "
                                           "viewable (return an ilvr::tensor, a tensor_view, or an Eigen or xtensor "
                                           "container with that backend's header included)");

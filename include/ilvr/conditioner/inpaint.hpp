@@ -132,8 +132,9 @@ struct repaint_options {
 /// for the repeated steps (the sampler calls it once per step), so it holds a
 /// reference to the same denoiser; the repeated steps are ancestral DDPM steps
 /// whichever sampler runs the first pass. Pass k >= 1 draws its noise from stream
-/// k of this conditioner, so it never repeats a draw of the first pass.
-template <denoiser Model>
+/// k of this conditioner, so it never repeats a draw of the first pass. Model is
+/// a denoiser of the run's backend (on the device: device::denoiser).
+template <class Model>
 class repaint_conditioner : public inpaint_conditioner {
 public:
     /// `model` must outlive the conditioner; `rule` is the DDPM step of the repeated steps.

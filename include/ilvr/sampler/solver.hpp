@@ -131,7 +131,7 @@ inline std::string call_place(int step, int call)
 /// the model's memory on the device).
 template <class Model, class Exec = cpu_exec>
 class checked_denoiser {
-    static_assert(denoiser<Model>, "ilvr::checked_denoiser: Model is not an ilvr::denoiser");
+    static_assert(Exec::template calls<Model>, "ilvr::checked_denoiser: Model is not a denoiser of this backend");
     using result = decltype(std::declval<const Exec&>().invoke(std::declval<Model&>(),
                                                                std::declval<tensor_view<const float>>(),
                                                                std::declval<std::span<const std::int64_t>>()));
