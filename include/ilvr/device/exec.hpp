@@ -12,6 +12,8 @@
 #include <ilvr/device/system.hpp>
 #include <ilvr/exec.hpp>
 
+#include <thrust/device_free.h>
+#include <thrust/device_malloc.h>
 #include <thrust/logical.h>
 #include <thrust/uninitialized_fill.h>
 
@@ -38,47 +40,43 @@ concept noise_source = requires(const N& n, float out[4]) {
     n.block(noise_purpose::initial, 0, std::uint64_t{0}, std::uint32_t{0}, out);
 };
 
-namespace detail {
-
-/// f(b, e0, e1) for the block of index id of a loop over images x blocks.
-template <class F>
-struct block_call {
-    F f;
-    std::uint64_t per_image, blocks, block;
-
-    ILVR_HOST_DEVICE void operator()(std::int64_t id) const
-    {
-        const auto u = static_cast<std::uint64_t>(id);
-        const std::uint64_t e0 = (u % blocks) * block, e1 = e0 + block < per_image ? e0 + block : per_image;
-        f(static_cast<std::int64_t>(u / blocks), static_cast<std::size_t>(e0), static_cast<std::size_t>(e1));
-    }
-};
-
-/// Whether a value is NaN or infinite (the device's scan of a network output).
-struct not_finite {
-    ILVR_HOST_DEVICE bool operator()(float x) const { return !is_finite(x); }
-};
-
-/// phi_N on a stream, as ilvr::filter calls it.
-struct stream_filter {
-    low_pass phi;
-    stream s;
-
-    void operator()(tensor_view<const float> in, tensor_view<float> out)
-    {
-        if (phi.host().factor() == 1 && in.data() == out.data()) return;  // the identity in place
-        phi.apply(in, out.data(), nullptr, s);
-    }
-};
-
-} // namespace detail
-
 /// The device backend: every functor over images x blocks through Thrust's
 /// for_each_n on `stream` (one GPU thread per element on CUDA; blocks of 2048
 /// elements split over the host's threads on the host system).
 struct exec {
     device::stream stream{};  ///< CUDA: where all work and the denoiser's are queued
     int threads = 1;          ///< the host's own threads (the device system picks its own)
+
+    /// f(b, e0, e1) for the block of index id of a loop over images x blocks.
+    template <class F>
+    struct block_call {
+        F f;
+        std::uint64_t per_image, blocks, block;
+
+        ILVR_HOST_DEVICE void operator()(std::int64_t id) const
+        {
+            const auto u = static_cast<std::uint64_t>(id);
+            const std::uint64_t e0 = (u % blocks) * block, e1 = e0 + block < per_image ? e0 + block : per_image;
+            f(static_cast<std::int64_t>(u / blocks), static_cast<std::size_t>(e0), static_cast<std::size_t>(e1));
+        }
+    };
+
+    /// Whether a value is NaN or infinite (the device's scan of a network output).
+    struct not_finite {
+        ILVR_HOST_DEVICE bool operator()(float x) const { return !is_finite(x); }
+    };
+
+    /// phi_N on a stream, as ilvr::filter calls it.
+    struct stream_filter {
+        low_pass phi;
+        device::stream s;
+
+        void operator()(tensor_view<const float> in, tensor_view<float> out)
+        {
+            if (phi.host().factor() == 1 && in.data() == out.data()) return;  // the identity in place
+            phi.apply(in, out.data(), nullptr, s);
+        }
+    };
 
 #ifdef ILVR_DEVICE_CUDA
     static constexpr std::uint64_t block = 1;
@@ -92,7 +90,7 @@ struct exec {
     void for_each_block(std::int64_t images, std::size_t per_image, const F& f) const
     {
         const std::uint64_t blocks = (per_image + block - 1) / block;
-        for_each_index(stream, images * static_cast<std::int64_t>(blocks), detail::block_call<F>{f, per_image, blocks, block});
+        for_each_index(stream, images * static_cast<std::int64_t>(blocks), block_call<F>{f, per_image, blocks, block});
     }
 
     /// Fills out (device memory) with the draws of images first .. for (purpose, step).
@@ -132,7 +130,7 @@ struct exec {
     /// phi_N of `planes` planes of height x width on the stream (device::low_pass).
     filter make_filter(int height, int width, int factor, const resampling_kernel& kernel, std::size_t planes) const
     {
-        return filter(std::make_shared<detail::stream_filter>(detail::stream_filter{low_pass(height, width, factor, kernel, planes), stream}));
+        return filter(std::make_shared<stream_filter>(stream_filter{low_pass(height, width, factor, kernel, planes), stream}));
     }
 
     /// Calls the denoiser on x (device memory): with the stream where it takes one.
@@ -147,7 +145,7 @@ struct exec {
     void check_finite(tensor_view<const float> out, int step, int timestep, int call) const
     {
         const thrust::device_ptr<const float> p = thrust::device_pointer_cast(out.data());
-        if (thrust::any_of(policy(stream), p, p + static_cast<std::ptrdiff_t>(out.size()), detail::not_finite{}))
+        if (thrust::any_of(policy(stream), p, p + static_cast<std::ptrdiff_t>(out.size()), not_finite{}))
             throw ilvr::detail::nonfinite_output(step, timestep, call);
     }
 
