@@ -79,7 +79,8 @@ public:
                                         f.plane, f);
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // The projection of pixels [p0, p1) of image b onto the noised reference's luma.
     struct project_block {
         float sqrt_a, sqrt_1ma;
@@ -108,6 +109,7 @@ private:
         }
     };
 
+private:
     tensor reference_;
     colourise_options options_;
     double norm2_ = 1.0;

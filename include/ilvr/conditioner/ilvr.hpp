@@ -124,7 +124,7 @@ public:
         }
     }
 
-private:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // r = (sqrt(a) y + sqrt(1-a) e) - x' on elements [e0, e1) of image b, e read from r.
     struct residual_block {
         float sqrt_a, sqrt_1ma;

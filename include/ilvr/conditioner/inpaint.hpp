@@ -85,7 +85,8 @@ protected:
                           r.n == 1 ? 0 : r.image_size(), m.n == 1 ? 0 : m.image_size(), m.c == 1});
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // x = m (sqrt(a) y + sqrt(1-a) e) + (1 - m) x on elements [e0, e1) of image b;
     // the reference broadcast over images (ref_image 0), the mask over images
     // (mask_image 0) and channels (one_channel).
@@ -113,6 +114,7 @@ private:
         }
     };
 
+private:
     tensor reference_, mask_;
     inpaint_options options_;
     buffer noise_, reference_run_, mask_run_;  // in the run's memory
@@ -187,7 +189,8 @@ public:
         }
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // x = keep x + add z: q(x_{i+jump} | x_i).
     struct renoise_block {
         float keep, add;
@@ -205,6 +208,7 @@ private:
         }
     };
 
+private:
     // One ancestral DDPM step at respaced index k (apply_step, the sampler's
     // step), with the sampler's checks on the model's output.
     template <class Noise, class Exec>

@@ -78,7 +78,8 @@ struct dpmpp_2m {
         has_previous_ = true;
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // The multistep update of elements [e0, e1) of image b: x0 (clipped if asked),
     // D from it and the previous x0, x = c_x x + c_d D; x0 becomes the history.
     struct update_block {
@@ -110,6 +111,7 @@ private:
         }
     };
 
+private:
     buffer previous_;  // x0 of the previous step
     double previous_h_ = 0.0;
     bool has_previous_ = false;

@@ -80,7 +80,8 @@ struct heun {
                                                  second.values.shape().image_size()});
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // x0 = x~ - sigma eps, clamped if asked; the slope is eps, or (x~ - x0) / sigma
     // where the clamp moved x0.
     ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE static void slope_and_x0(float xt, float eps, float sigma, float recip_sigma, bool clip,
@@ -147,6 +148,7 @@ private:
         }
     };
 
+private:
     buffer slope_, euler_;
 };
 
