@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 // A solver: Euler ancestral steps in the sigma parameterisation (k-diffusion's
 // sample_euler_ancestral on the VP process, x~ = x / sqrt(abar), sigma = sqrt(1/abar - 1)):
@@ -52,8 +53,9 @@ struct euler_ancestral {
 // noised to the proposal's level, x = x + lambda (y_a - x).
 struct pull_to_reference {
     ilvr::tensor reference;  // [1, C, H, W] on the host
-    float lambda = 0.1f;
+    float lambda;
     ilvr::buffer y, e;  // the reference and the noise, in the run's memory
+    explicit pull_to_reference(ilvr::tensor r, float l = 0.1f) : reference(std::move(r)), lambda(l) {}
 
     struct pull {
         float sa, s1a, lambda;
@@ -85,7 +87,7 @@ int main() {
     ilvr::gaussian_prior_denoiser model(base, 0.5);  // a CPU denoiser: device memory is host memory here
     ilvr::tensor reference({1, 3, 16, 16});
     for (std::size_t e = 0; e < reference.size(); ++e) reference[e] = 0.5f * std::sin(0.1f * static_cast<float>(e));
-    auto cond = [&] { return ilvr::compose(ilvr::ilvr_conditioner(reference, {.factor = 4}), pull_to_reference{reference}); };
+    auto cond = [&] { return ilvr::compose(ilvr::ilvr_conditioner(reference, {.factor = 4}), pull_to_reference(reference)); };
 
     ilvr::tensor on_cpu({4, 3, 16, 16});
     auto cpu_cond = cond();
