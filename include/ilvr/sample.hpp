@@ -5,7 +5,6 @@
 
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/denoiser.hpp>
-#include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/exec.hpp>
 #include <ilvr/random.hpp>
