@@ -132,10 +132,11 @@ struct cpu_exec {
     /// `host` as the run reads it: borrowed, no copy (keep it alive and unchanged).
     buffer upload(const tensor& host) const { return buffer::borrow(tensor_view<float>(const_cast<float*>(host.data()), host.shape())); }
 
-    /// phi_N of planes of height x width, on this exec's threads.
-    filter make_filter(int height, int width, int factor, const resampling_kernel& kernel, std::size_t) const
+    /// `phi` (phi_N of its planes) for this run, on this exec's threads (a copy:
+    /// its tables and a scratch per thread).
+    filter make_filter(const low_pass& host, std::size_t /*planes*/) const
     {
-        auto phi = std::make_shared<low_pass>(height, width, factor, kernel);
+        auto phi = std::make_shared<low_pass>(host);
         phi->set_threads(threads);
         return filter(std::move(phi));
     }

@@ -161,6 +161,10 @@ consteval bool diagnose_run()
     } else if constexpr (std::is_const_v<C>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is const: its prepare() and refine() "
                                           "update its buffers, so pass it as a non-const object");
+    } else if constexpr (!std::same_as<Exec, cpu_exec> && !exec_conditioner<C, Noise, Exec>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner runs on the CPU only: write its prepare "
+                                          "and refine as templates taking the exec (docs/sampling.md) to run it on "
+                                          "this backend");
     } else if constexpr (!has_conditioner_prepare<C, Noise, Exec>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is not an ilvr::conditioner: it has no "
                                           "prepare(const ilvr::shape4&, const ilvr::respaced_schedule&, int threads)");

@@ -69,8 +69,7 @@ public:
         residual_ = exec.allocate(batch);
         reference_run_ = exec.upload(reference_);
         if (!region_.values().empty()) region_run_ = exec.upload(region_);
-        phi_ = exec.make_filter(static_cast<int>(batch.h), static_cast<int>(batch.w), options_.factor, options_.kernel,
-                                batch.planes());
+        phi_ = exec.make_filter(*filter_, batch.planes());
     }
 
     /// prepare on the CPU with `threads` threads.

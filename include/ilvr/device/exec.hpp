@@ -127,10 +127,11 @@ struct exec {
         copy_to_device(host.data(), host.size(), b.data());
         return b;
     }
-    /// phi_N of `planes` planes of height x width on the stream (device::low_pass).
-    filter make_filter(int height, int width, int factor, const resampling_kernel& kernel, std::size_t planes) const
+    /// `host`'s phi_N for up to `planes` planes on the stream (device::low_pass: its tables in device memory).
+    filter make_filter(const ilvr::low_pass& host, std::size_t planes) const
     {
-        return filter(std::make_shared<stream_filter>(stream_filter{low_pass(height, width, factor, kernel, planes), stream}));
+        return filter(std::make_shared<stream_filter>(
+            stream_filter{low_pass(host.height(), host.width(), host.factor(), host.kernel(), planes), stream}));
     }
 
     /// Calls the denoiser on x (device memory): with the stream where it takes one.
