@@ -112,16 +112,6 @@ struct network_output {
     const float* v(std::int64_t b) const { return eps(b) + image_size(); }
 };
 
-namespace detail {
-
-/// "step k" or "step k, call c": where a network call happened, for errors.
-inline std::string call_place(int step, int call)
-{
-    return "step " + std::to_string(step) + (call > 1 ? ", call " + std::to_string(call) : std::string());
-}
-
-} // namespace detail
-
 /// A denoiser wrapped so that every call is checked: its exceptions are rethrown
 /// as ilvr::error naming the step (and the call within it), the output's shape
 /// must be eps or eps + v of the input, and it must hold no NaN or Inf. The
@@ -161,8 +151,7 @@ public:
             if constexpr (by_reference) held_ = &exec_.invoke(*model_, x, std::span<const std::int64_t>(t_));
             else held_.emplace(exec_.invoke(*model_, x, std::span<const std::int64_t>(t_)));
         } catch (const std::exception& e) {
-            throw error("denoiser failed at " + detail::call_place(step, call) + " (timestep "
-                        + std::to_string(timestep) + "): " + e.what());
+            throw detail::denoiser_failed(step, timestep, e.what(), call);
         }
         ++calls_;
         const tensor_view<const float> out = as_view(std::as_const(*held_));
