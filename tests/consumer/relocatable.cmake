@@ -1,7 +1,9 @@
 # cmake -DPREFIX=... -DFORBIDDEN=a;b;... -P relocatable.cmake: fails if an installed
-# CMake package file of ilvr names one of the FORBIDDEN folders (run by ctest,
-# consumer.relocatable). /usr/include is the compiler's own and never recorded.
-file(GLOB_RECURSE files ${PREFIX}/*/cmake/ilvr/*.cmake)
+# target file of ilvr (ilvr*Targets*.cmake: the targets' include paths, definitions
+# and links) names one of the FORBIDDEN folders (run by ctest, consumer.relocatable).
+# /usr/include is the compiler's own and never recorded. (ilvrFindThrust.cmake
+# lists where to look on the consumer's machine; it records nothing of this one.)
+file(GLOB_RECURSE files ${PREFIX}/*/cmake/ilvr/ilvr*Targets*.cmake)
 if(NOT files)
     message(FATAL_ERROR "no installed ilvr package files under ${PREFIX}")
 endif()
@@ -16,4 +18,4 @@ foreach(file IN LISTS files)
         endif()
     endforeach()
 endforeach()
-message(STATUS "${PREFIX}: no build-machine folder in ${files}")
+message(STATUS "no build-machine folder in the installed targets: ${files}")
