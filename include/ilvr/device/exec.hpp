@@ -14,7 +14,6 @@
 
 #include <thrust/device_free.h>
 #include <thrust/device_malloc.h>
-#include <thrust/logical.h>
 #include <thrust/uninitialized_fill.h>
 
 #include <algorithm>
@@ -59,11 +58,6 @@ struct exec {
             const std::uint64_t e0 = (u % blocks) * block, e1 = e0 + block < per_image ? e0 + block : per_image;
             f(static_cast<std::int64_t>(u / blocks), static_cast<std::size_t>(e0), static_cast<std::size_t>(e1));
         }
-    };
-
-    /// Whether a value is NaN or infinite (the device's scan of a network output).
-    struct not_finite {
-        ILVR_HOST_DEVICE bool operator()(float x) const { return !is_finite(x); }
     };
 
     /// phi_N on a stream, as ilvr::filter calls it.
@@ -142,12 +136,16 @@ struct exec {
         else return model(x, t);
     }
     /// Throws the CPU's NaN/Inf error unless every value of `out` (device memory)
-    /// is finite: a scan on the stream, its one-value answer waited for.
+    /// is finite: a scan on the stream (kernels::find_nonfinite), its one-value
+    /// answer waited for.
     void check_finite(tensor_view<const float> out, int step, int timestep, int call) const
     {
-        const thrust::device_ptr<const float> p = thrust::device_pointer_cast(out.data());
-        if (thrust::any_of(policy(stream), p, p + static_cast<std::ptrdiff_t>(out.size()), not_finite{}))
-            throw ilvr::detail::nonfinite_output(step, timestep, call);
+        vector<int> finite(1, 1);
+        for_each_index(stream, static_cast<std::int64_t>(out.size()), kernels::find_nonfinite{out.data(), raw(finite)});
+        device::synchronize(stream);
+        int answer = 1;
+        copy_to_host(raw(finite), 1, &answer);
+        if (answer == 0) throw ilvr::detail::nonfinite_output(step, timestep, call);
     }
 
     /// The denoisers this backend calls: device::denoiser.

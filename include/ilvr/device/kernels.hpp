@@ -1,7 +1,8 @@
 // The device backend's own kernels, as functors of one index that
 // device::for_each_index runs (a GPU thread per index, or the host's threads):
 // noise draws (four elements an index: one Philox block gives four normals) and
-// phi_N's separable passes, each applying the functions the CPU applies
+// phi_N's separable passes, and the NaN/Inf scan of a network output, each
+// applying the functions the CPU applies
 // (random.hpp, tap_sum.hpp). The steps and refinements are the solvers' and
 // conditioners' own block functors, run by device::exec.
 #pragma once
@@ -104,6 +105,17 @@ struct add {
     float* out;
 
     ILVR_HOST_DEVICE void operator()(std::int64_t i) const { out[i] = a[i] + b[i]; }
+};
+
+/// Clears *finite (to 0) if out holds NaN or Inf. Index over the output's elements.
+struct find_nonfinite {
+    const float* out;
+    int* finite;
+
+    ILVR_HOST_DEVICE void operator()(std::int64_t id) const
+    {
+        if (!is_finite(out[id])) atomic_min(finite, 0);
+    }
 };
 
 } // namespace ilvr::device::kernels
