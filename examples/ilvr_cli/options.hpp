@@ -759,8 +759,6 @@ inline plan validate(const options& o)
     p.ddim = o.sampler == "ddim";
     if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) fail("--eta " + std::to_string(o.eta) + ": must be finite and >= 0");
     if (o.eta != 0.0 && !p.ddim) fail("--eta applies to --sampler ddim only");
-    if (p.cuda && o.sampler != "ddpm" && o.sampler != "ddim")
-        fail("--device cuda: --sampler " + o.sampler + " runs on the CPU only (the GPU samples with ddpm or ddim)");
     p.eta = o.eta;
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
@@ -786,10 +784,6 @@ inline plan validate(const options& o)
             fail("reference '" + file.string() + "': another reference has the same name '" + p.names.back() +
                  "' (its samples would overwrite each other)");
     }
-
-    if (p.cuda && p.conditioning != plan::mode::ilvr)
-        fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
-             "ILVR at fixed factors, or unconditionally)");
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;

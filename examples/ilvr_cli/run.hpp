@@ -7,6 +7,7 @@
 #include "manifest.hpp"
 #include "model_metadata.hpp"
 #include "options.hpp"
+#include "sampling.hpp"
 #include "signals.hpp"
 #ifdef ILVR_CLI_CUDA
 #include "run_cuda.hpp"
@@ -347,50 +348,44 @@ inline std::vector<std::vector<job_sample>> make_batches(const plan& p, const st
     return batches;
 }
 
-/// A noise source whose batch position b draws for job sample indices[first + b]:
-/// the images of a batch need not have consecutive indices, and each still gets
-/// exactly the noise it would get alone.
-struct indexed_noise {
-    const ilvr::philox_noise& base;
-    const std::vector<std::uint64_t>& indices;
-
-    void operator()(ilvr::noise_purpose purpose, int step, std::uint64_t first, ilvr::tensor_view<float> out) const
-    {
-        for (std::int64_t b = 0; b < out.shape().n; ++b)
-            base(purpose, step, indices[static_cast<std::size_t>(first) + static_cast<std::size_t>(b)], out.batch(b, 1));
+/// The solver and conditioner options of the plan, for with_rule and with_conditioner (sampling.hpp).
+inline sampling_spec sampling_of(const plan& p)
+{
+    sampling_spec s{p.sampler, p.eta, p.variance, sampling_spec::mode::ilvr, p.range, p.kernel, p.level,
+                    p.repaint_jump, p.repaint_count, p.schedule};
+    switch (p.conditioning) {
+    case plan::mode::inpaint: s.conditioning = sampling_spec::mode::inpaint; break;
+    case plan::mode::colourise: s.conditioning = sampling_spec::mode::colourise; break;
+    case plan::mode::schedule: s.conditioning = sampling_spec::mode::schedule; break;
+    default: break;
     }
-};
+    return s;
+}
 
 #ifdef ILVR_CLI_CUDA
-/// One batch on the GPU (--device cuda): the CPU path's noise keys and
-/// references, the device sampler (ddpm or ddim; validate() refuses the others).
-template <class Rule>
-bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr::torch::module_denoiser& model,
-                         const std::vector<ilvr::tensor>& references, const std::vector<job_sample>& batch,
-                         const std::vector<std::uint64_t>& indices, ilvr::tensor& x, progress& bar)
+/// One batch on the GPU (--device cuda): the CPU path's noise keys, references,
+/// solver and conditioner (the same sampling_spec), the device backend.
+inline bool sample_batch_on_gpu(const plan& p, ilvr::torch::module_denoiser& model,
+                                const std::vector<loaded_reference>& references, const ilvr::tensor& mask,
+                                const std::vector<job_sample>& batch, const std::vector<std::uint64_t>& indices,
+                                ilvr::tensor& x, progress& bar)
 {
-    if constexpr (std::is_same_v<Rule, ilvr::ddpm> || std::is_same_v<Rule, ilvr::ddim>) {
-        const auto count = static_cast<std::int64_t>(batch.size());
-        ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
-        for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
-            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
-            std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
-        }
-        const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
-                             p.unconditional ? nullptr : &refs,
-                             {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
-                              .range = p.range, .level = p.level}};
-        ilvr::device::torch_denoiser network(model);
-        auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
-            return network(in, t, static_cast<cudaStream_t>(stream));
-        };
-        return sample_batch_cuda(on_gpu, job, x, [&] {
-            bar.step();
-            return !stop_requested();
-        });
-    } else {
-        throw ilvr::error("--device cuda samples with ddpm or ddim only");
+    const auto count = static_cast<std::int64_t>(batch.size());
+    ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+    for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
+        const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
+        std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
     }
+    const cuda_batch job{&p.process, sampling_of(p), p.seed, &indices, p.unconditional ? nullptr : &refs, &mask,
+                         p.unconditional ? 1 : p.factors[batch.front().f]};
+    ilvr::device::torch_denoiser network(model);
+    auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
+        return network(in, t, static_cast<cudaStream_t>(stream));
+    };
+    return sample_batch_cuda(on_gpu, job, x, [&] {
+        bar.step();
+        return !stop_requested();
+    });
 }
 #endif
 
@@ -439,35 +434,6 @@ inline ilvr::tensor load_mask(const plan& p)
     return mask;
 }
 
-/// Runs `sample(conditioner)` with the conditioner --mask, --colourise,
-/// --factor-schedule or --factor chose, for the batch's references `refs`.
-template <class Model, class Sample>
-bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr::tensor& mask, int factor,
-                      Sample&& sample)
-{
-    switch (p.conditioning) {
-    case plan::mode::inpaint: {
-        ilvr::inpaint_conditioner inpaint(std::move(refs), mask, {.range = p.range, .level = p.level});
-        if (p.repaint_count == 1) return sample(inpaint);
-        ilvr::repaint_conditioner repaint(model, std::move(inpaint), {.jump = p.repaint_jump, .count = p.repaint_count});
-        return sample(repaint);
-    }
-    case plan::mode::colourise: {
-        ilvr::colourise_conditioner colourise(std::move(refs), {.range = p.range, .level = p.level});
-        return sample(colourise);
-    }
-    case plan::mode::schedule: {
-        ilvr::factor_schedule_conditioner schedule(refs, p.schedule, {.kernel = p.kernel, .level = p.level});
-        return sample(schedule);
-    }
-    default: {
-        ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = p.kernel, .range = p.range,
-                                                             .level = p.level});
-        return sample(conditioner);
-    }
-    }
-}
-
 /// Draws every batch and writes its PNGs as it finishes (folders are made only then).
 template <class Rule>
 void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoiser& model,
@@ -492,7 +458,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         bool finished = false;
 #ifdef ILVR_CLI_CUDA
         if (p.cuda)
-            finished = sample_batch_on_gpu(p, rule, model, references, batch, indices, x, bar);
+            finished = sample_batch_on_gpu(p, model, references, mask, batch, indices, x, bar);
         else
 #endif
         if (p.unconditional) {
@@ -504,7 +470,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
-            finished = with_conditioner(p, model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+            finished = with_conditioner(sampling_of(p), model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
                 return sampler.run(network, batch_noise, x, cond, on_step, options);
             });
         }
@@ -760,10 +726,7 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         auto& model = checked.model;
-        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
-        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
-        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
-        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
+        with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
     } catch (...) {
         bar.interrupt();
         if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);
