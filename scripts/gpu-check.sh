@@ -156,11 +156,14 @@ build_kit() {
     ar rcs "$prefix/lib/libstb.a" "$build/kit-src/stb.o"
 }
 
+# Warnings are not errors here: that machine's compiler may be newer than CI's,
+# and a new warning must not cost the check (CI keeps the project's code clean).
 configure() {  # configure DIR CMAKE-ARGS...
     local dir=$1
     shift
     cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-          -DCMAKE_CUDA_COMPILER="$nvcc" -DILVR_GOLDEN_DIR="$kit/golden" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON "$@"
+          -DCMAKE_CUDA_COMPILER="$nvcc" -DILVR_GOLDEN_DIR="$kit/golden" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+          -DILVR_WARNINGS_AS_ERRORS=OFF "$@"
 }
 # The device tests and benchmarks (no LibTorch: a LibTorch problem cannot stop them).
 build_device() {
