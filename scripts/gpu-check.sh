@@ -152,7 +152,8 @@ build_kit() {
     mkdir -p "$prefix/include/stb" && cp "$kit"/src/stb/*.h "$prefix/include/stb/"
     printf '#define STB_IMAGE_IMPLEMENTATION\n#include "stb_image.h"\n#define STB_IMAGE_WRITE_IMPLEMENTATION\n#include "stb_image_write.h"\n' \
         >"$build/kit-src/stb.c"
-    "$(command -v cc || echo gcc)" -O2 -fPIC -I"$prefix/include/stb" -c "$build/kit-src/stb.c" -o "$build/kit-src/stb.o"
+    "$(command -v cc || command -v gcc || command -v c++)" -x c -O2 -fPIC -I"$prefix/include/stb" \
+        -c "$build/kit-src/stb.c" -o "$build/kit-src/stb.o"
     ar rcs "$prefix/lib/libstb.a" "$build/kit-src/stb.o"
 }
 
@@ -203,10 +204,10 @@ cli_job="--respacing 50 --samples 4 --factor 4,8 --batch 8 --seed 7 --quiet"
 tool_cpu() { rm -rf "$build/run/cpu" && "$tool" $cli_job --device cpu --out "$build/run/cpu"; }
 # shellcheck disable=SC2086
 tool_cuda() { rm -rf "$build/run/cuda" && "$tool" $cli_job --device cuda --out "$build/run/cuda"; }
-compare() { "$python" scripts/gpu_check.py --figures "$figures" compare-samples "$build/run/cuda" "$build/run/cpu"; }
+compare_tool() { "$python" scripts/gpu_check.py --figures "$figures" compare-samples "$build/run/cuda" "$build/run/cpu"; }
 dry_compare() {  # the comparison's code on two CPU runs, which must agree exactly
     tool_cpu && mv "$build/run/cpu" "$build/run/cpu-1" && tool_cpu &&
-        "$python" scripts/gpu_check.py compare-samples "$build/run/cpu-1" "$build/run/cpu" --label "tool cpu vs cpu"
+        "$python" scripts/gpu_check.py compare-samples "$build/run/cpu-1" "$build/run/cpu" --label "tool cpu vs cpu" --exact
 }
 
 # The paper's FFHQ 256x256 ADM (ILVR's README), random weights, converted by this machine's PyTorch.
@@ -245,7 +246,7 @@ bench_device() {
 export ILVR_GOLDEN_DIR=$kit/golden PYTHONUNBUFFERED=1
 # The stages run in child shells (under timeout): they see these.
 export root kit build python logs figures nvcc jobs arch torch_prefix prefix tool cli_job adm_flags adm_model adm_steps adm_batch
-export -f build_kit configure build_device build_tool tool_cpu tool_cuda compare dry_compare convert_adm adm_speed \
+export -f build_kit configure build_device build_tool tool_cpu tool_cuda compare_tool dry_compare convert_adm adm_speed \
           device_tests sanitize bench_device
 machine | tee "$logs/machine.txt"
 stage kit 180 build_kit
@@ -271,7 +272,7 @@ else
     if passed build-tool; then
         stage tool-cpu 90 tool_cpu
         stage tool-cuda 90 tool_cuda
-        if passed tool-cpu && passed tool-cuda; then stage tool-compare 60 compare; fi
+        if passed tool-cpu && passed tool-cuda; then stage tool-compare 60 compare_tool; fi
         if passed convert-adm; then stage adm-speed 150 adm_speed; fi
     fi
     if passed build-device; then
