@@ -192,7 +192,10 @@ for w in words:  # the build's command without its output: -c and -o FILE
         next(words)
     elif w != "-c":
         cmd.append(w)
-cmd += ["-DILVR_CLI_CUDA", "-DILVR_TORCH_CUDA", "-isystem", sys.argv[2], "-fsyntax-only"]
+# A CPU LibTorch has the CUDA headers but not the one its CUDA build generates;
+# C10_CUDA_NO_CMAKE_CONFIGURE_FILE is LibTorch's own switch for that case.
+cmd += ["-DILVR_CLI_CUDA", "-DILVR_TORCH_CUDA", "-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE", "-isystem", sys.argv[2],
+        "-fsyntax-only"]
 sys.exit(subprocess.run(cmd, cwd=entry["directory"]).returncode)
 PY
     fi

@@ -350,14 +350,14 @@ struct indexed_noise {
 /// references, the device sampler (ddpm or ddim; validate() refuses the others).
 template <class Rule>
 bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr::torch::module_denoiser& model,
-                         const std::vector<ilvr::tensor>& references, const std::vector<job_sample>& batch,
+                         const std::vector<loaded_reference>& references, const std::vector<job_sample>& batch,
                          const std::vector<std::uint64_t>& indices, ilvr::tensor& x, progress& bar)
 {
     if constexpr (std::is_same_v<Rule, ilvr::ddpm> || std::is_same_v<Rule, ilvr::ddim>) {
         const auto count = static_cast<std::int64_t>(batch.size());
         ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
         for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
-            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
+            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
             std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
         }
         const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
