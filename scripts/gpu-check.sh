@@ -125,7 +125,7 @@ prefix=$build/kit-prefix
 
 machine() {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+    echo "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo none)"
     echo "nvcc: ${nvcc:-none} $("${nvcc:-false}" --version 2>/dev/null | grep -o 'release [0-9.]*')"
     echo "c++: $(c++ --version | head -1)"
     echo "cmake: $(cmake --version | head -1)"
