@@ -109,6 +109,7 @@ stage() {
     rc=$?
     case $rc in 0) status=pass ;; 124|137) status=TIMEOUT ;; *) status=FAIL ;; esac
     printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$(( $(date +%s) - t0 ))" "exit $rc, logs/$name.log" >>"$results"
+    echo "stage.$name = $status $(( $(date +%s) - t0 )) s" >>"$figures"
     echo "gpu-check: $name: $status ($(( $(date +%s) - t0 )) s)"
     [ "$rc" = 0 ]
 }
