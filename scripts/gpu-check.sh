@@ -138,6 +138,10 @@ machine() {
 # The kit's compiled parts, built here by this machine's compiler into build/gpu/kit-prefix.
 build_kit() {
     set -e
+    # Built once per kit: a second call on a warm machine keeps build/ (and its trees' objects).
+    local stamp
+    stamp=$(cd "$kit" && find . -type f | sort | xargs cksum | cksum)
+    if [ "$(cat "$prefix/stamp" 2>/dev/null)" = "$stamp" ]; then echo "kit already built"; return; fi
     rm -rf "$build/kit-src" "$prefix" && mkdir -p "$build/kit-src" "$prefix/lib"
     cp -r "$kit/prefix/." "$prefix/"
     tar -xzf "$kit"/src/catch2_*.orig.tar.gz -C "$build/kit-src"
@@ -156,6 +160,7 @@ build_kit() {
     "$(command -v cc || command -v gcc || command -v c++)" -x c -O2 -fPIC -I"$prefix/include/stb" \
         -c "$build/kit-src/stb.c" -o "$build/kit-src/stb.o"
     ar rcs "$prefix/lib/libstb.a" "$build/kit-src/stb.o"
+    echo "$stamp" >"$prefix/stamp"
 }
 
 # Warnings are not errors here: that machine's compiler may be newer than CI's,
