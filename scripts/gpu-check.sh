@@ -114,6 +114,15 @@ stage() {
     [ "$rc" = 0 ]
 }
 passed() { grep -q "^$1"$'\tpass\t' "$results"; }
+# after "DEPENDENCIES" NAME SECONDS COMMAND...: the stage, where every dependency passed.
+after() {
+    local deps=$1 dep
+    shift
+    for dep in $deps; do
+        passed "$dep" || { printf '%s\tNOT RUN\t0\tneeds %s\n' "$1" "$dep" >>"$results"; return 1; }
+    done
+    stage "$@"
+}
 
 nvcc=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc /usr/local/cuda-*/bin/nvcc 2>/dev/null | tail -1)
 jobs=$(nproc)
@@ -244,7 +253,7 @@ device_tests() {  # exit 77 (skipped) is a failure on a machine with a GPU
     "$build/device/tests/test_device_cuda" --durations yes
 }
 sanitize() {  # sanitize TOOL
-    "$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)" --tool "$1" --error-exitcode 3 \
+    "$(command -v compute-sanitizer || echo "$(dirname "$nvcc")/compute-sanitizer")" --tool "$1" --error-exitcode 3 \
         "$build/device/tests/test_device_cuda"
 }
 bench_device() {
@@ -263,10 +272,9 @@ stage kit 180 build_kit
 stage build-device 300 build_device &
 stage build-tool 300 build_tool &
 wait
-if [ "$mode" = dry-run ] && passed build-tool; then stage convert-adm 300 convert_adm; fi
-
 if [ "$mode" = dry-run ]; then
-    if passed build-tool; then stage tool-cpu 120 dry_compare; fi
+    after build-tool convert-adm 300 convert_adm
+    after build-tool tool-cpu 120 dry_compare
     echo "== dry run: would run =="
     echo "device tests: $build/device/tests/test_device_cuda (golden traces from $kit/golden), then under compute-sanitizer memcheck and racecheck"
     echo "benchmarks: $build/device/benchmarks/bench_device_cuda (fused update + phi_N on 8x3x256x256 against the copy, target >= 70 %)"
@@ -274,20 +282,16 @@ if [ "$mode" = dry-run ]; then
     echo "adm: $tool --model $adm_model --device cuda --respacing $adm_steps --batch $adm_batch, interleaved with scripts/compare_python_loop.py --device cuda"
 else
     # The conversion (CPU) beside the device tests (GPU); the timings run alone.
-    if passed build-tool; then stage convert-adm 150 convert_adm & fi
-    if passed build-device; then stage device-tests 90 device_tests; fi
+    after build-tool convert-adm 150 convert_adm &
+    after build-device device-tests 90 device_tests
     wait
-    if passed build-device; then stage bench 90 bench_device; fi
-    if passed build-tool; then
-        stage tool-cpu 90 tool_cpu
-        stage tool-cuda 90 tool_cuda
-        if passed tool-cpu && passed tool-cuda; then stage tool-compare 60 compare_tool; fi
-        if passed convert-adm; then stage adm-speed 150 adm_speed; fi
-    fi
-    if passed build-device; then
-        stage memcheck 120 sanitize memcheck
-        stage racecheck 120 sanitize racecheck
-    fi
+    after build-device bench 90 bench_device
+    after build-tool tool-cpu 90 tool_cpu
+    after build-tool tool-cuda 90 tool_cuda
+    after "tool-cpu tool-cuda" tool-compare 60 compare_tool
+    after convert-adm adm-speed 150 adm_speed
+    after build-device memcheck 120 sanitize memcheck
+    after build-device racecheck 120 sanitize racecheck
 fi
 
 # --- summary -------------------------------------------------------------------
