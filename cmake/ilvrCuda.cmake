@@ -11,7 +11,15 @@ if(CMAKE_CUDA_COMPILER)
     set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
     set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
     enable_language(CUDA)
+    # Debian's CMake 3.25.1 marks CUDA::nvToolsExt deprecated without checking
+    # that it exists, which CUDA 13 ships no longer: an error, but only for
+    # projects requiring 3.25 or newer. So the toolkit is looked up as for 3.24.
+    set(_ilvr_minimum_version ${CMAKE_MINIMUM_REQUIRED_VERSION})
+    if(CMAKE_VERSION VERSION_LESS 3.26)
+        set(CMAKE_MINIMUM_REQUIRED_VERSION 3.24)
+    endif()
     find_package(CUDAToolkit REQUIRED)
+    set(CMAKE_MINIMUM_REQUIRED_VERSION ${_ilvr_minimum_version})
     ilvr_add_component(cuda CUDA::cudart)
     target_compile_features(ilvr_cuda INTERFACE cuda_std_20)
 endif()

@@ -22,6 +22,11 @@ the tool); e.g. a converted 256 x 256 ADM (docs/performance.md):
     /usr/bin/python3 scripts/compare_python_loop.py --model ffhq256.pt --threads 2 --steps 2 --batch 1 --factor 8
     ilvr --model ffhq256.pt --threads 2 --respacing 2 --batch 1 --samples 1 --factor 8 --out /tmp/ilvr-speed
 
+On a GPU, `--device cuda` runs the same loop there (model, tensors and random
+numbers on the GPU; the clock waits for the GPU once, at the loop's end, so the
+model calls are not timed apart); scripts/gpu-check.sh compares it with
+`ilvr --device cuda`.
+
 Use Debian's interpreter, which has python3-torch.
 """
 import argparse
@@ -108,10 +113,10 @@ def read_metadata(path):
 def ilvr_loop(model, y, batch, factor, k, generator, clock):
     """DDPM + ILVR over every step; clock[0] accumulates the seconds spent in model calls.
     A model returning eps and v (2C channels) samples with its learned variance."""
-    x = torch.randn(batch, *y.shape[1:], generator=generator)
+    x = torch.randn(batch, *y.shape[1:], generator=generator, device=y.device)
     channels = y.shape[1]
     for i in reversed(range(len(k["tau"]))):
-        t = torch.full((batch,), k["tau"][i], dtype=torch.long)
+        t = torch.full((batch,), k["tau"][i], dtype=torch.long, device=x.device)
         t0 = time.perf_counter()
         out = model(x, t)
         clock[0] += time.perf_counter() - t0
@@ -124,9 +129,9 @@ def ilvr_loop(model, y, batch, factor, k, generator, clock):
                 sigma = torch.exp(0.5 * (frac * k["log_beta"][i] + (1.0 - frac) * k["log_pv"][i]))
             else:
                 sigma = k["sigma"][i]
-            mean = mean + sigma * torch.randn(x.shape, generator=generator)
+            mean = mean + sigma * torch.randn(x.shape, generator=generator, device=x.device)
         a = k["abar_prev"][i]
-        y_a = math.sqrt(a) * y + math.sqrt(1.0 - a) * torch.randn(x.shape, generator=generator)
+        y_a = math.sqrt(a) * y + math.sqrt(1.0 - a) * torch.randn(x.shape, generator=generator, device=x.device)
         x = mean - phi(mean, factor) + phi(y_a, factor)
     return x
 
@@ -145,29 +150,36 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=1, help="time the loop this many times, report each")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     meta = read_metadata(args.model)
     size, channels = meta.get("image_size", args.image_size), meta.get("channels", args.channels)
     timesteps = meta.get("diffusion_steps", args.timesteps)
-    model = torch.jit.load(args.model).eval()
-    y = load_reference(args.reference, size, channels)
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    model = torch.jit.load(args.model, map_location=device).eval()
+    y = load_reference(args.reference, size, channels).to(device)
     k = tables(timesteps, args.steps)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
     with torch.inference_mode():
         if not meta:  # as the tool's probe call, which a self-describing model skips
-            warm = torch.zeros(1, channels, size, size)
-            model(warm, torch.full((1,), k["tau"][-1], dtype=torch.long))
+            warm = torch.zeros(1, channels, size, size, device=device)
+            model(warm, torch.full((1,), k["tau"][-1], dtype=torch.long, device=device))
         for _ in range(args.repeat):
             clock = [0.0]
             t0 = time.perf_counter()
             x = ilvr_loop(model, y, args.batch, args.factor, k, generator, clock)
+            if gpu:
+                torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
+            where = "on the GPU" if gpu else f"{args.threads} thread(s)"
+            split = ("model calls not timed apart (asynchronous)" if gpu else
+                     f"model calls {clock[0]:.2f} s, the rest {seconds - clock[0]:.3f} s "
+                     f"({1000 * (seconds - clock[0]) / args.steps:.2f} ms/step)")
             print(f"python loop: {args.steps} steps, batch {args.batch}, factor {args.factor}, "
-                  f"{args.threads} thread(s): {seconds:.2f} s ({args.steps / seconds:.2f} steps/s); "
-                  f"model calls {clock[0]:.2f} s, the rest {seconds - clock[0]:.3f} s "
-                  f"({1000 * (seconds - clock[0]) / args.steps:.2f} ms/step)", flush=True)
+                  f"{where}: {seconds:.2f} s ({args.steps / seconds:.2f} steps/s); {split}", flush=True)
     assert torch.isfinite(x).all()
     print(f"python process: {time.perf_counter() - start:.2f} s")
 
