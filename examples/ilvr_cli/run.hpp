@@ -26,6 +26,7 @@
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
 #include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/dpm_solver_sde.hpp>
 #include <ilvr/sampler/heun.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
@@ -714,6 +715,8 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         auto& model = checked.model;
         if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
         else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
+        else if (p.sampler == "dpm++2m-sde")
+            sample_batches(p, ilvr::dpmpp_2m_sde{p.eta}, model, references, batches, bar);
         else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
         else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
     } catch (...) {

@@ -25,6 +25,7 @@
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
 #include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/dpm_solver_sde.hpp>
 #include <ilvr/sampler/heun.hpp>
 #include <ilvr/sampler/solver.hpp>
 #include <ilvr/sampler/step_math.hpp>

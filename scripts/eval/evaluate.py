@@ -77,11 +77,14 @@ BUDGET_GRID_SAMPLES = 6
 SOLVER_CONFIGS = [
     ("DDPM, 100 steps", "ddpm", 100, 100),
     ("DPM-Solver++(2M), 20 steps", "dpm++2m", 20, 20),
+    ("DPM-Solver++(2M) SDE, 20 steps", "dpm++2m-sde", 20, 20),
     ("Heun, 11 steps", "heun", 11, 20),
     ("DDIM, 20 steps", "ddim", 20, 20),
     ("DPM-Solver++(2M), 10 steps", "dpm++2m", 10, 10),
+    ("DPM-Solver++(2M) SDE, 10 steps", "dpm++2m-sde", 10, 10),
     ("Heun, 6 steps", "heun", 6, 10),
     ("DPM-Solver++(2M), 50 steps", "dpm++2m", 50, 50),
+    ("DPM-Solver++(2M) SDE, 50 steps", "dpm++2m-sde", 50, 50),
     ("DDIM, 50 steps", "ddim", 50, 50),
     ("Heun, 26 steps", "heun", 26, 50),
 ]
@@ -872,7 +875,7 @@ def solvers_main(args):
                    "threads": args.threads, "jobs": args.jobs, "batch": args.batch,
                    "bootstrap_resamples": BOOTSTRAP_RESAMPLES, "fid_bootstrap_resamples": FID_BOOTSTRAP},
         "definitions": {
-            "calls": "network evaluations per sample: K for ddpm, ddim and dpm++2m, 2K - 2 for heun",
+            "calls": "network evaluations per sample: K for ddpm, ddim, dpm++2m and dpm++2m-sde, 2K - 2 for heun",
             "phi_mse": "per-pixel mean squared difference of phi_N(sample) and phi_N(reference), [-1, 1] units",
             "fid": "Frechet distance of classifier features to the 10,000 test images; interval: bootstrap "
                    "over the samples",
