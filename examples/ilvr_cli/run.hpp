@@ -185,6 +185,7 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("respacing", p.respacing);
     m.add("sampler", p.sampler);
     m.add("eta", eta);
+    if (p.bf16) m.add("precision", "bf16");  // fp32 manifests stay as they were
     m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
     m.add("samples", std::to_string(p.samples));
     m.add("seed", std::to_string(p.seed));
@@ -215,6 +216,14 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     return m;
 }
 
+/// Whether the module's last output was float32 (or, under --precision bf16, bfloat16,
+/// which autocast gives where the module does not convert its output itself).
+inline bool float_output(const ilvr::torch::module_denoiser& model, bool bf16)
+{
+    const auto dtype = model.last_output_dtype();
+    return dtype == ::torch::kFloat || (bf16 && dtype == ::torch::kBFloat16);
+}
+
 /// A loaded model, checked, and what one image costs it.
 struct checked_model {
     ilvr::torch::module_denoiser model;
@@ -233,7 +242,8 @@ inline checked_model load_model(const plan& p)
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
         checked_model checked{ilvr::torch::module_denoiser(
-            p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU, .threads = p.threads}),
+            p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU, .threads = p.threads,
+                      .precision = p.bf16 ? ilvr::torch::arithmetic::bf16 : ilvr::torch::arithmetic::fp32}),
                               std::nullopt};
         if (p.self_described) return checked;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
@@ -241,7 +251,7 @@ inline checked_model load_model(const plan& p)
         // The first call checks the output; a second one, warm, measures the peak
         // memory of an image (the first includes one-time set-up).
         const ilvr::tensor_view<const float> out = checked.model(probe.view(), t);
-        if (checked.model.last_output_dtype() != ::torch::kFloat)
+        if (!float_output(checked.model, p.bf16))
             throw ilvr::error(std::string("returns ") + c10::toString(checked.model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
         const std::int64_t expected = p.learn_sigma ? 2 * p.channels : p.channels;
@@ -269,7 +279,7 @@ struct reporting_denoiser {
     ilvr::tensor_view<const float> operator()(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)
     {
         const ilvr::tensor_view<const float> out = model(x, t);
-        if (model.last_output_dtype() != ::torch::kFloat)  // a self-described model had no check call
+        if (!float_output(model, bf16))  // a self-described model had no check call
             throw ilvr::error("model '" + model_name + "' returns " + c10::toString(model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
         const float* data = out.data();
@@ -280,6 +290,7 @@ struct reporting_denoiser {
         return out;
     }
     std::string model_name;
+    bool bf16 = false;  ///< --precision bf16: a bfloat16 output is accepted too
 };
 
 /// One sample of the job: reference r (unused when unconditional), factor f, number k.
@@ -437,7 +448,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
-    reporting_denoiser network{model, p.model.string()};
+    reporting_denoiser network{model, p.model.string(), p.bf16};
     const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());

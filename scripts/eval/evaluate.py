@@ -72,8 +72,9 @@ BUDGET_FID_SAMPLES = 300
 BUDGET_GRID_SAMPLES = 6
 
 # The solvers preset (issue 17): ILVR at one factor with each sampler at a few network budgets,
-# against DDPM at 100 steps (the paper's setting). (label, --sampler, --respacing K, network calls)
-# in drawing order: the baseline first, then the issue's goal (20 calls), then the rest.
+# against DDPM at 100 steps (the paper's setting). (label, --sampler, --respacing K, network calls
+# [, more tool options]) in drawing order: the baseline first, then the issue's goal (20 calls),
+# then the rest; last the bf16 rows (issue 22).
 SOLVER_CONFIGS = [
     ("DDPM, 100 steps", "ddpm", 100, 100),
     ("DPM-Solver++(2M), 20 steps", "dpm++2m", 20, 20),
@@ -87,6 +88,8 @@ SOLVER_CONFIGS = [
     ("DPM-Solver++(2M) SDE, 50 steps", "dpm++2m-sde", 50, 50),
     ("DDIM, 50 steps", "ddim", 50, 50),
     ("Heun, 26 steps", "heun", 26, 50),
+    ("DDPM, 100 steps, bf16", "ddpm", 100, 100, ["--precision", "bf16"]),
+    ("DPM-Solver++(2M) SDE, 20 steps, bf16", "dpm++2m-sde", 20, 20, ["--precision", "bf16"]),
 ]
 SOLVER_FACTOR = 4         # N of every solvers row
 SOLVER_FID_REFS = 200     # one sample each: faithfulness and the Frechet distance
@@ -535,6 +538,9 @@ def parse_args(argv=None):
     p.add_argument("--out", help="output folder (default: out/eval, out/eval-solvers for --preset solvers)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 unless diversity increases with N in both spaces (the test suite's check)")
+    p.add_argument("--rows", help="--preset solvers: draw only the rows whose label contains one of these "
+                                  "comma-separated words (e.g. 'SDE,DDPM'); the other rows' metrics are "
+                                  "kept from docs/evaluation/solvers/results.json (same seed, sizes and model)")
     p.add_argument("--publish", action="store_true",
                    help="also write docs/evaluation/{results.json,tables.md} and docs/images/eval_*.png "
                         "(preset issue), or docs/evaluation/PRESET/{results.json,tables.md} (others)")
@@ -803,6 +809,30 @@ def solver_checks(res):
     return out
 
 
+def kept_solver_rows(args, model_sha256):
+    """--rows: the published rows not drawn this time, by label (empty without --rows). Refuses where
+    the published run used another seed, other sizes or another model."""
+    if not args.rows:
+        return {}
+    path = os.path.join(ROOT, "docs", "evaluation", "solvers", "results.json")
+    with open(path) as f:
+        old = json.load(f)
+    cfg = old["config"]
+    same = (cfg["seed"], cfg["fid_refs"], cfg["div_refs"], cfg["div_samples"], old["model"]["sha256"]) == \
+        (args.seed, args.fid_samples, args.div_refs, args.div_samples, model_sha256)
+    if not same:
+        sys.exit(f"evaluate: --rows: {rel(path)} was made with another seed, sizes or model; draw every row")
+    words = [w for w in args.rows.split(",") if w]
+    published = {r["label"]: r for r in old["metrics"]["solvers"]}
+    kept = {}
+    for label, *_ in SOLVER_CONFIGS:
+        if not any(w in label for w in words):
+            if label not in published:
+                sys.exit(f"evaluate: --rows: row '{label}' is not drawn and not in {rel(path)}")
+            kept[label] = dict(published[label], kept_from=rel(path))
+    return kept
+
+
 def solvers_main(args):
     """Draws ILVR samples at N = SOLVER_FACTOR with every SOLVER_CONFIGS row (restartable), measures
     faithfulness, diversity and the Frechet distance, and writes results.json, the table and a picture."""
@@ -820,20 +850,24 @@ def solvers_main(args):
     model = snapshot_model(args.model, args.out, args.refresh_model)
     model_path = os.path.join(args.out, "model", "model.pt")
     runs = os.path.join(args.out, "runs")
+    kept = kept_solver_rows(args, model["sha256"])
     timings, drawn = {}, []
-    for label, sampler, steps, calls in SOLVER_CONFIGS:
+    for label, sampler, steps, calls, *more in SOLVER_CONFIGS:
         a = argparse.Namespace(**vars(args))
         a.steps = steps
         tool = Tool(a, model_path, model["sha256"])
-        tag = f"{sampler}-{steps}"
-        job = ["--sampler", sampler, "--factor", str(n)]
+        extra = more[0] if more else []
+        tag = f"{sampler}-{steps}" + "".join("-" + o.lstrip("-") for o in extra)
+        job = ["--sampler", sampler, "--factor", str(n)] + extra
         fid_dir, div_dir, grid_dir = (os.path.join(runs, f"{part}-{tag}") for part in ("fid", "div", "grid"))
         fid_paths = sample_paths(fid_dir, stems["fid"], n, 1)
         div_paths = sample_paths(div_dir, stems["div"], n, div_k)
-        tool.run(f"{label}: Frechet set", fid_dir, job + ["--samples", "1", os.path.join(refs_dir, "fid")],
-                 flat(fid_paths))
-        tool.run(f"{label}: diversity set", div_dir, job + ["--samples", str(div_k), os.path.join(refs_dir, "div")],
-                 flat(div_paths))
+        if label not in kept:
+            tool.run(f"{label}: Frechet set", fid_dir, job + ["--samples", "1", os.path.join(refs_dir, "fid")],
+                     flat(fid_paths))
+            tool.run(f"{label}: diversity set", div_dir, job + ["--samples", str(div_k),
+                                                                 os.path.join(refs_dir, "div")],
+                     flat(div_paths))
         tool.run(f"{label}: grid", grid_dir, job + ["--samples", str(SOLVER_GRID_SAMPLES),
                                                     os.path.join(refs_dir, "grid")],
                  flat(sample_paths(grid_dir, stems["grid"], n, SOLVER_GRID_SAMPLES)),
@@ -850,6 +884,9 @@ def solvers_main(args):
     fid_ref_cls, _ = clf(fid_refs_u8)
     rows = []
     for label, sampler, steps, calls, fid_paths, div_paths, _ in drawn:
+        if label in kept:
+            rows.append(kept[label])
+            continue
         s = load_pngs(flat(fid_paths)).reshape(fid_refs, 1, 32, 32)
         s_cls, s_feats = clf(s)
         f = faithfulness(s, fid_refs_u8, s_cls, fid_ref_cls, n, seed)
