@@ -3,8 +3,10 @@
 # (random weights, converted by scripts/convert.py) on this machine, through the
 # ilvr tool, for the defaults (ddpm, 100 steps, fp32) and faster settings, the
 # settings interleaved (each round runs every setting once), so a busy machine
-# slows them alike. Prints per run the tool's sampling time and the wall time of
-# the whole process (loading included), and the load average before and after.
+# slows them alike. Prints per run the tool's sampling time and the whole
+# process's CPU seconds (all threads) and wall time (loading included), and the
+# load average before and after: on a shared machine the CPU seconds are the
+# steadier figure (a free machine's wall time is about CPU / threads).
 # docs/performance.md ("The user's wait").
 #
 #   scripts/perf/wait256.sh [ILVR] [ROUNDS] [THREADS]
@@ -31,12 +33,14 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $threads thread(s),
 IFS=';' read -r -a list <<<"$settings"
 for r in $(seq 1 "$rounds"); do
     for s in "${list[@]}"; do
-        start=$(date +%s.%N)
         # shellcheck disable=SC2086  # a setting is a list of options
-        "$ilvr" --model "$model" $s --batch 1 --samples 1 --factor 8 --threads "$threads" --out "$out/run" \
-            "$ref" >/dev/null 2>"$out/err" || { cat "$out/err"; exit 1; }
-        wall=$(echo "$(date +%s.%N) - $start" | bc)
-        printf 'round %d, %-55s %s; process wall %.1f s\n' "$r" "$s:" "$(grep -o 'sampled .* s' "$out/err")" "$wall"
+        /usr/bin/time -v "$ilvr" --model "$model" $s --batch 1 --samples 1 --factor 8 --threads "$threads" \
+            --out "$out/run" "$ref" >/dev/null 2>"$out/err" || { cat "$out/err"; exit 1; }
+        # The process as /usr/bin/time -v saw it: CPU seconds (user + system, all threads), wall time.
+        cpu=$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {printf "%.1f", u + s}' "$out/err")
+        wall=$(awk -F': ' '/Elapsed \(wall/ {print $2}' "$out/err")
+        printf 'round %d, %-55s %s; process: CPU %s s, wall %s\n' "$r" "$s:" "$(grep -o 'sampled .* s' "$out/err")" \
+            "$cpu" "$wall"
         rm -rf "$out/run"
     done
 done

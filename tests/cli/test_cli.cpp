@@ -234,7 +234,9 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--noise-level", "t"}), "--noise-level 't'");
         require_one_line_error(run({"--sampler", "euler"}), "--sampler 'euler'");
         require_one_line_error(run({"--variance", "medium"}), "--variance 'medium'");
-        require_one_line_error(run({"--eta", "0.5"}), "--eta applies to --sampler ddim only");
+        require_one_line_error(run({"--eta", "0.5"}), "--eta applies to --sampler ddim and dpm++2m-sde only");
+        require_one_line_error(run({"--sampler", "dpm++2m-sde", "--eta", "-1"}), "--eta -1");
+        require_one_line_error(run({"--precision", "fp16"}), "--precision 'fp16': expected fp32 or bf16");
         require_one_line_error(run({"--respacing", "0"}), "--respacing: respacing '0'");
         require_one_line_error(run({"--respacing", "abc"}), "not an integer count");
         require_one_line_error(run({"--respacing", "2000"}), "cannot keep 2000");
@@ -245,6 +247,8 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--device", "tpu"}), "--device 'tpu': expected cpu or cuda");
 #ifndef ILVR_CLI_CUDA
         require_one_line_error(run({"--device", "cuda"}), "--device cuda: this ilvr was built without the CUDA backend");
+#else
+        require_one_line_error(run({"--precision", "bf16", "--device", "cuda"}), "--precision bf16 runs on the CPU only");
 #endif
     }
     SECTION("bad counts")
