@@ -51,19 +51,19 @@ from peers import SpecPhi  # noqa: E402
 BASE = dict(steps=20, eta=1.0, refinements=1, final=1, level="paper", x0=False, null_noise=False, lower=10)
 VARIANTS = [
     ("SDE, 20 steps (baseline)", {}),
-    ("reference noised one step noisier (reference-code level)", dict(level="reference-code")),
-    ("2 refinements per step", dict(refinements=2)),
-    ("3 refinements per step", dict(refinements=3)),
-    ("5 refinements on the last step", dict(final=5)),
     ("20 refinements on the last step", dict(final=20)),
-    ("2 refinements per step, 20 on the last", dict(refinements=2, final=20)),
-    ("x0 refined too", dict(x0=True)),
-    ("x0 refined too, 20 refinements on the last step", dict(x0=True, final=20)),
-    ("SDE noise only outside phi_N (refine the mean, then noise)", dict(null_noise=True)),
-    ("eta 0.5", dict(eta=0.5)),
-    ("eta 0.5, 20 refinements on the last step", dict(eta=0.5, final=20)),
     ("DPM-Solver++(2M), 12 steps, final step lowered (K <= 15)", dict(eta=0.0, steps=12, lower=15)),
     ("DPM-Solver++(2M), 12 steps, second order to the end (K <= 10 rule)", dict(eta=0.0, steps=12, lower=10)),
+    ("2 refinements per step", dict(refinements=2)),
+    ("reference noised one step noisier (reference-code level)", dict(level="reference-code")),
+    ("x0 refined too", dict(x0=True)),
+    ("SDE noise only outside phi_N (refine the mean, then noise)", dict(null_noise=True)),
+    ("eta 0.5", dict(eta=0.5)),
+    ("2 refinements per step, 20 on the last", dict(refinements=2, final=20)),
+    ("5 refinements on the last step", dict(final=5)),
+    ("3 refinements per step", dict(refinements=3)),
+    ("x0 refined too, 20 refinements on the last step", dict(x0=True, final=20)),
+    ("eta 0.5, 20 refinements on the last step", dict(eta=0.5, final=20)),
 ]
 
 

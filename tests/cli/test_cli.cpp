@@ -55,7 +55,8 @@ TEST_CASE("cli: defaults", "[cli]")
     CHECK(o.kernel == "cubic");
     CHECK(o.noise_level == "paper");
     CHECK(o.sampler == "ddpm");
-    CHECK(o.eta == 0.0);
+    CHECK_FALSE(o.eta.has_value());  // 0 for ddim, 1 for dpm++2m-sde
+    CHECK(o.precision == "fp32");
     CHECK(o.variance == "small");
     CHECK(o.samples == 4);
     CHECK(o.batch == 8);
@@ -140,6 +141,13 @@ TEST_CASE("cli: every option", "[cli]")
     const auto q = ilvr_cli::validate(ilvr_cli::parse({"--range-t", "9", "--respacing", "20", "--kernel", "box"}));
     CHECK(q.range.to_string() == "respaced steps i > 9");
     CHECK(q.kernel.name == "box");
+    // dpm++2m-sde: eta 1 unless given; --precision bf16.
+    const auto sde = ilvr_cli::validate(ilvr_cli::parse({"--sampler", "dpm++2m-sde", "--precision", "bf16"}));
+    CHECK(sde.sampler == "dpm++2m-sde");
+    CHECK(sde.eta == 1.0);
+    CHECK(sde.bf16);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({"--sampler", "dpm++2m-sde", "--eta", "0.25"})).eta == 0.25);
+    CHECK_FALSE(ilvr_cli::validate(ilvr_cli::parse({})).bf16);
     // Positional references come after --reference ones.
     const auto r = ilvr_cli::parse({(bundled("references") / "t10k-0002-trouser.png").string(), "--reference",
                                     (bundled("references") / "t10k-0001-pullover.png").string()});
