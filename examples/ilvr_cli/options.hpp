@@ -100,6 +100,7 @@ struct options {
     std::optional<double> eta;              ///< unset: 0 for ddim, 1 for dpm++2m-sde
     std::string variance = "small";
     std::string precision = "fp32";         ///< the network's arithmetic: fp32|bf16
+    int final_projection = 0;               ///< rounds of refine + clamp after the last step; 0 = off
     int samples = 4;
     int batch = 8;
     std::uint64_t seed = 0;
@@ -220,6 +221,10 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
            "--eta", [&o](const std::string& text) { o.eta = detail::parse_number<double>("--eta", text); },
            "noise scale of --sampler ddim (default 0) or dpm++2m-sde (default 1: the SDE; 0: dpm++2m)")
         ->type_name("FLOAT");
+    detail::add_number(*app, "--final-projection", o.final_projection,
+                       "after the last step, ROUNDS rounds of the ILVR refinement and a clamp to [-1, 1] "
+                       "(faithfulness of few-step samplers, docs/sampling.md); 0 = off")
+        ->type_name("ROUNDS");
     app->add_option("--precision", o.precision, "the network's arithmetic on the CPU: fp32|bf16 (bf16: autocast, "
                                                 "needs a CPU with AVX512-BF16 or AMX)")
         ->capture_default_str();
@@ -304,6 +309,7 @@ struct plan {
     std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m, dpm++2m-sde or heun
     double eta = 0.0;              ///< ddim's or dpm++2m-sde's noise scale
     bool bf16 = false;             ///< the network under bfloat16 autocast (--precision bf16)
+    int final_projection = 0;      ///< --final-projection rounds (0: none)
     ilvr::fixed_variance variance = ilvr::fixed_variance::small;
     int samples = 4, batch = 8;
     std::uint64_t seed = 0;
@@ -735,6 +741,9 @@ inline plan validate(const options& o)
     if (o.precision != "fp32" && o.precision != "bf16")
         fail("--precision '" + o.precision + "': expected fp32 or bf16");
     p.bf16 = o.precision == "bf16";
+    if (o.final_projection < 0 || o.final_projection > 1000)
+        fail("--final-projection " + std::to_string(o.final_projection) + ": must be 0 .. 1000");
+    p.final_projection = o.final_projection;
     if (p.bf16 && p.cuda) fail("--precision bf16 runs on the CPU only (--device cpu)");
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
@@ -761,6 +770,9 @@ inline plan validate(const options& o)
                  "' (its samples would overwrite each other)");
     }
 
+    if (p.final_projection > 0 && (p.conditioning != plan::mode::ilvr || p.unconditional || p.cuda))
+        fail("--final-projection applies to ILVR at fixed factors on the CPU only (not with --mask, --colourise, "
+             "--factor-schedule, --unconditional or --device cuda)");
     if (p.cuda && p.conditioning != plan::mode::ilvr)
         fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
              "ILVR at fixed factors, or unconditionally)");

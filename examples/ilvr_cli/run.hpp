@@ -16,6 +16,7 @@
 
 #include <ilvr/conditioner/colourise.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
+#include <ilvr/conditioner/final_projection.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/config.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
@@ -186,6 +187,7 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("sampler", p.sampler);
     m.add("eta", eta);
     if (p.bf16) m.add("precision", "bf16");  // fp32 manifests stay as they were
+    if (p.final_projection > 0) m.add("final-projection", std::to_string(p.final_projection));
     m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
     m.add("samples", std::to_string(p.samples));
     m.add("seed", std::to_string(p.seed));
@@ -435,7 +437,9 @@ bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr
     default: {
         ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = p.kernel, .range = p.range,
                                                              .level = p.level});
-        return sample(conditioner);
+        if (p.final_projection == 0) return sample(conditioner);
+        ilvr::final_projection projected(std::move(conditioner), p.final_projection);
+        return sample(projected);
     }
     }
 }

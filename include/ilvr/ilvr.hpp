@@ -6,6 +6,7 @@
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/conditioner/conditioning_range.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
+#include <ilvr/conditioner/final_projection.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/conditioner/reference.hpp>

@@ -16,6 +16,9 @@ Variants (keys of VARIANTS):
                 phi_N (cubic) is not a projection, so one refinement leaves
                 phi_N(x) != phi_N(y_a); repeating converges towards it
   final         refinements on the last step only (the clean level, y itself)
+  clamp         clamp x to [-1, 1] after each refinement of the last step: alternating
+                projections onto {phi_N(x) = phi_N(y)} and the box that the saved
+                image is clamped to (y lies in both)
   level         "paper" (the reference noised to the landing level) or
                 "reference-code" (one step noisier: the step's start level)
   x0            also refine the x0 prediction: D <- D + phi_N(y - D)
@@ -48,10 +51,12 @@ import evaluate as ev  # noqa: E402  the solvers preset's data, metrics and clas
 from compare_python_loop import respace_count  # noqa: E402  docs/spec.md section 2
 from peers import SpecPhi  # noqa: E402
 
-BASE = dict(steps=20, eta=1.0, refinements=1, final=1, level="paper", x0=False, null_noise=False, lower=10)
+BASE = dict(steps=20, eta=1.0, refinements=1, final=1, level="paper", x0=False, null_noise=False, lower=10,
+            clamp=False)
 VARIANTS = [
     ("SDE, 20 steps (baseline)", {}),
     ("20 refinements on the last step", dict(final=20)),
+    ("20 refinements on the last step, each clamped to [-1, 1]", dict(final=20, clamp=True)),
     ("DPM-Solver++(2M), 12 steps, final step lowered (K <= 15)", dict(eta=0.0, steps=12, lower=15)),
     ("DPM-Solver++(2M), 12 steps, second order to the end (K <= 10 rule)", dict(eta=0.0, steps=12, lower=10)),
     ("2 refinements per step", dict(refinements=2)),
@@ -118,6 +123,8 @@ def sample(model, refs, settings, seed, factor):
             x = mean + cz * z
             for _ in range(count):
                 x = x + phi(y_a - x)
+                if s["clamp"] and i == 0:
+                    x = x.clamp(-1, 1)
     return x
 
 
@@ -159,7 +166,7 @@ def main():
     for name, settings in VARIANTS:
         words = [w for w in (args.only or "").split(",") if w]
         settings = dict(BASE, **settings)
-        if name in done and done[name]["settings"] == settings:
+        if name in done and dict(BASE, **done[name]["settings"]) == settings:  # keys added later: defaults
             rows.append(done[name])
             continue
         if words and not any(w in name for w in words):

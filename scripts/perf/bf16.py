@@ -6,7 +6,8 @@ TorchScript file; bf16 is LibTorch's CPU autocast to bfloat16, as
 ilvr::torch::module_options::precision sets it). Each variant is warmed up twice
 (TorchScript's profiling runs, oneDNN's primitives), then the rounds run fp32 and
 bf16 in turn at each thread count, so a busy machine slows both alike. Prints the
-median wall time per forward, the speed ratio fp32 / bf16 per thread count, and
+median wall and CPU time (all threads) per forward, the speed ratios fp32 / bf16
+per thread count (on a shared machine the CPU ratio is the steadier), and
 how far bf16's output is from fp32's (relative RMS of eps and v), with the load
 average before and after.
 
@@ -48,19 +49,24 @@ def main() -> None:
     rel = ((b - a).pow(2).mean().sqrt() / a.pow(2).mean().sqrt()).item()
 
     wall = {(n, prec): [] for n in args.threads for prec in ("fp32", "bf16")}
+    cpu = {key: [] for key in wall}
     for r in range(args.rounds):
         for n in args.threads:
             torch.set_num_threads(n)
             for precision in ("fp32", "bf16"):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 forward(precision)
                 wall[(n, precision)].append(time.perf_counter() - start)
-                print(f"  round {r + 1}, {n} thread(s), {precision}: {wall[(n, precision)][-1]:.2f} s", flush=True)
+                cpu[(n, precision)].append(time.process_time() - start_cpu)
+                print(f"  round {r + 1}, {n} thread(s), {precision}: wall {wall[(n, precision)][-1]:.2f} s, "
+                      f"CPU {cpu[(n, precision)][-1]:.2f} s", flush=True)
     print(f"{args.size} x {args.size}, median of {args.rounds} interleaved rounds; bf16 output vs fp32: "
           f"relative RMS {rel:.2e}")
     for n in args.threads:
         f32, b16 = statistics.median(wall[(n, "fp32")]), statistics.median(wall[(n, "bf16")])
-        print(f"{n} thread(s): fp32 {f32:.2f} s, bf16 {b16:.2f} s per forward: bf16 {f32 / b16:.2f}x faster")
+        c32, c16 = statistics.median(cpu[(n, "fp32")]), statistics.median(cpu[(n, "bf16")])
+        print(f"{n} thread(s): wall fp32 {f32:.2f} s, bf16 {b16:.2f} s per forward: bf16 {f32 / b16:.2f}x faster; "
+              f"CPU fp32 {c32:.2f} s, bf16 {c16:.2f} s: {c32 / c16:.2f}x")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
