@@ -540,8 +540,10 @@ def parse_args(argv=None):
     p.add_argument("--check", action="store_true",
                    help="exit 1 unless diversity increases with N in both spaces (the test suite's check)")
     p.add_argument("--rows", help="--preset solvers: draw only the rows whose label contains one of these "
-                                  "comma-separated words (e.g. 'SDE,DDPM'); the other rows' metrics are "
-                                  "kept from docs/evaluation/solvers/results.json (same seed, sizes and model)")
+                                  "comma-separated words and none of those given with a '-' (e.g. "
+                                  "'SDE,-bf16'); the other rows' metrics are kept from "
+                                  "docs/evaluation/solvers/results.json (same seed, sizes and model), or the "
+                                  "rows are left out where it has none")
     p.add_argument("--publish", action="store_true",
                    help="also write docs/evaluation/{results.json,tables.md} and docs/images/eval_*.png "
                         "(preset issue), or docs/evaluation/PRESET/{results.json,tables.md} (others)")
@@ -823,11 +825,12 @@ def kept_solver_rows(args, model_sha256):
         (args.seed, args.fid_samples, args.div_refs, args.div_samples, model_sha256)
     if not same:
         sys.exit(f"evaluate: --rows: {rel(path)} was made with another seed, sizes or model; draw every row")
-    words = [w for w in args.rows.split(",") if w]
+    words = [w for w in args.rows.split(",") if w and not w.startswith("-")]
+    unwanted = [w[1:] for w in args.rows.split(",") if w.startswith("-") and len(w) > 1]
     published = {r["label"]: r for r in old["metrics"]["solvers"]}
     kept = {}
     for label, *_ in SOLVER_CONFIGS:
-        if not any(w in label for w in words):
+        if not any(w in label for w in words) or any(w in label for w in unwanted):
             if label in published:
                 kept[label] = dict(published[label], kept_from=rel(path))
             else:
