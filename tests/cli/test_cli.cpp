@@ -148,6 +148,8 @@ TEST_CASE("cli: every option", "[cli]")
     CHECK(sde.bf16);
     CHECK(ilvr_cli::validate(ilvr_cli::parse({"--sampler", "dpm++2m-sde", "--eta", "0.25"})).eta == 0.25);
     CHECK_FALSE(ilvr_cli::validate(ilvr_cli::parse({})).bf16);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({"--final-projection", "20"})).final_projection == 20);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({})).final_projection == 0);
     // Positional references come after --reference ones.
     const auto r = ilvr_cli::parse({(bundled("references") / "t10k-0002-trouser.png").string(), "--reference",
                                     (bundled("references") / "t10k-0001-pullover.png").string()});
@@ -245,6 +247,9 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--eta", "0.5"}), "--eta applies to --sampler ddim and dpm++2m-sde only");
         require_one_line_error(run({"--sampler", "dpm++2m-sde", "--eta", "-1"}), "--eta -1");
         require_one_line_error(run({"--precision", "fp16"}), "--precision 'fp16': expected fp32 or bf16");
+        require_one_line_error(run({"--final-projection", "-1"}), "--final-projection -1: must be 0 .. 1000");
+        require_one_line_error(run({"--final-projection", "5", "--unconditional"}),
+                               "--final-projection applies to ILVR at fixed factors");
         require_one_line_error(run({"--respacing", "0"}), "--respacing: respacing '0'");
         require_one_line_error(run({"--respacing", "abc"}), "not an integer count");
         require_one_line_error(run({"--respacing", "2000"}), "cannot keep 2000");
