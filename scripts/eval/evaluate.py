@@ -797,7 +797,8 @@ def solver_tables(res):
 
 
 def solver_checks(res):
-    """The issue's goal: 20 network calls within DDPM-100's intervals on faithfulness and Frechet distance."""
+    """The issue's goal: 20 network calls within DDPM-100's intervals on faithfulness and Frechet distance,
+    or better (below them: both are distances, lower is better)."""
     rows = res["metrics"]["solvers"]
     base = next(r for r in rows if r["sampler"] == "ddpm")["metrics"]
     out = []
@@ -807,8 +808,8 @@ def solver_checks(res):
         for key, name in (("phi_mse", "phi_N MSE"), ("fid", "Frechet distance")):
             lo, hi = base[key]["ci95"]
             v = r["metrics"][key]["mean"]
-            out.append({"check": f"{r['label']}: {name} {v:.5g} within DDPM-100's interval [{lo:.5g}, {hi:.5g}]",
-                        "pass": bool(lo <= v <= hi)})
+            out.append({"check": f"{r['label']}: {name} {v:.5g} within DDPM-100's interval [{lo:.5g}, {hi:.5g}] "
+                                 f"or below", "pass": bool(v <= hi)})
     return out
 
 
