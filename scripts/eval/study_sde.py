@@ -2,7 +2,7 @@
 """Faithfulness of ILVR with DPM-Solver++(2M) SDE at 20 network calls: variants (issue 22).
 
 A PyTorch prototype of the library's dpmpp_2m_sde + ILVR (docs/spec.md sections
-4.6, 4.9 and 6; phi_N from scripts/perf/peers.py, checked against the library) on
+4.8 and 6; phi_N from scripts/perf/peers.py, checked against the library) on
 the bundled Fashion-MNIST model, with the variants the literature and the error
 analysis suggest, each measured as the solvers preset measures a row
 (scripts/eval/evaluate.py: N = 4, phi_N MSE over 200 references x 1 sample and
