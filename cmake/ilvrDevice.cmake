@@ -4,11 +4,9 @@
 #                 without OpenMP), built by the host compiler; runs everywhere,
 #                 so the device tests run on every machine.
 #   ilvr::cuda    the GPU: nvcc, Thrust's CUDA system (cmake/ilvrCuda.cmake).
-# CCCL: the CUDA Toolkit's (include/cccl) where it is installed, the same
-# headers nvcc uses; else Debian's libthrust-dev (/usr/include/thrust).
-find_path(ILVR_THRUST_INCLUDE_DIR thrust/version.h
-          PATHS ${CUDAToolkit_INCLUDE_DIRS}/cccl /usr/local/cuda/include/cccl NO_DEFAULT_PATH)
-find_path(ILVR_THRUST_INCLUDE_DIR thrust/version.h)
+# CCCL: found by cmake/ilvrFindThrust.cmake, here and again, installed, by a
+# consumer's configure (so the build interface alone carries this machine's path).
+include(${CMAKE_CURRENT_LIST_DIR}/ilvrFindThrust.cmake)
 if(ILVR_THRUST_INCLUDE_DIR)
     if(TARGET OpenMP::OpenMP_CXX)
         ilvr_add_component(device OpenMP::OpenMP_CXX)
@@ -19,6 +17,6 @@ if(ILVR_THRUST_INCLUDE_DIR)
     endif()
     if(NOT ILVR_THRUST_INCLUDE_DIR STREQUAL "/usr/include")
         # SYSTEM: Thrust's own warnings are not the project's.
-        target_include_directories(ilvr_device SYSTEM INTERFACE ${ILVR_THRUST_INCLUDE_DIR})
+        target_include_directories(ilvr_device SYSTEM INTERFACE $<BUILD_INTERFACE:${ILVR_THRUST_INCLUDE_DIR}>)
     endif()
 endif()

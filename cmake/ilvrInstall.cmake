@@ -17,4 +17,5 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ilvrConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/ilvrConfigVersion.cmake
     COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES ${PROJECT_BINARY_DIR}/ilvrConfig.cmake ${PROJECT_BINARY_DIR}/ilvrConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/ilvrFindThrust.cmake
     DESTINATION ${ILVR_CMAKE_DIR})

@@ -17,35 +17,45 @@ struct tempered_ddpm {
 
 // A solver: deterministic DDIM steps on an extrapolated eps' = (1 + w) eps - w eps_prev
 // (a two-step Adams-Bashforth, as PLMS does). Parameter: w. State: the previous eps.
+// Written once for every backend: prepare and step are templates, the memory is an
+// ilvr::buffer the setup allocates, and the element work is a functor of a block of
+// image b that the step's exec runs (on the CPU: OpenMP over images, AVX2 blocks).
 class extrapolated_ddim {
-    ilvr::tensor previous;
+    ilvr::buffer previous;
     bool has_previous = false;
 
 public:
     float w = 0.5f;
     explicit extrapolated_ddim(float weight) : w(weight) {}
 
-    void prepare(const ilvr::solver_setup& setup) { previous = ilvr::tensor(setup.shape), has_previous = false; }
-    void step(ilvr::solver_step& s) {
+    struct update {
+        float a, b, c, d, w;
+        bool extrapolate;
+        float *x, *x0, *prev;
+        const float* eps;
+        std::size_t n, eps_stride;  // elements of an image of x, and of the network's output
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t img, std::size_t e0, std::size_t e1) const {
+            const auto off = static_cast<std::size_t>(img) * n;
+            const float* ep = eps + static_cast<std::size_t>(img) * eps_stride;
+            for (std::size_t e = e0; e < e1; ++e) {
+                const float e2 = extrapolate ? (1 + w) * ep[e] - w * prev[off + e] : ep[e];
+                x0[off + e] = a * x[off + e] - b * e2;
+                x[off + e] = c * x0[off + e] + d * e2;
+                prev[off + e] = ep[e];
+            }
+        }
+    };
+    template <class Setup> void prepare(const Setup& setup) { previous = setup.allocate(setup.shape), has_previous = false; }
+    template <class Step> void step(Step& s) {
         const auto out = s.network(s.sample(), s.timestep());  // checked: shape, NaN/Inf, the step named
         const auto i = static_cast<std::size_t>(s.index());
         const auto& sched = s.process().schedule;
         const double ab = sched.alpha_bar()[i], abp = sched.alpha_bar_prev()[i];
-        const auto a = static_cast<float>(std::sqrt(1 / ab)), b = static_cast<float>(std::sqrt(1 / ab - 1));
-        const auto c = static_cast<float>(std::sqrt(abp)), d = static_cast<float>(std::sqrt(1 - abp));
-        const std::size_t n = out.image_size();
-        for (std::int64_t img = 0; img < s.sample().shape().n; ++img) {
-            float* x = s.sample().batch(img, 1).data();
-            float* x0 = s.predicted_x0().batch(img, 1).data();
-            float* prev = previous.view().batch(img, 1).data();
-            const float* eps = out.eps(img);
-            for (std::size_t e = 0; e < n; ++e) {
-                const float e2 = has_previous ? (1 + w) * eps[e] - w * prev[e] : eps[e];
-                x0[e] = a * x[e] - b * e2;
-                x[e] = c * x0[e] + d * e2;
-                prev[e] = eps[e];
-            }
-        }
+        const update f{static_cast<float>(std::sqrt(1 / ab)), static_cast<float>(std::sqrt(1 / ab - 1)),
+                       static_cast<float>(std::sqrt(abp)), static_cast<float>(std::sqrt(1 - abp)), w, has_previous,
+                       s.sample().data(), s.predicted_x0().data(), previous.data(), out.values.data(),
+                       out.image_size(), out.values.shape().image_size()};
+        s.exec().for_each_block(s.sample().shape().n, out.image_size(), f);
         has_previous = true;
     }
 };

@@ -24,6 +24,7 @@ Details, and the paper's models: docs/paper-models.md. Use Debian's interpreter
 import argparse
 import json
 import os
+import pickle
 import sys
 import time
 
@@ -35,9 +36,43 @@ from adm import export, flags  # noqa: E402
 from adm.unet import load_official_state  # noqa: E402
 
 
+def printable(text: str) -> str:
+    """`text` on one line, safe for a terminal: line breaks become spaces, other
+    control characters (C0, DEL, C1) are escaped as \\xNN."""
+    text = " ".join(str(text).splitlines()).strip()
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" for c in text)
+
+
 def fail(message: str) -> None:
-    print(f"convert: error: {message}", file=sys.stderr)
+    print(f"convert: error: {printable(message)}", file=sys.stderr)
     sys.exit(2)
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same file: the same device and inode where both
+    exist (a hard link or another path through a link counts), else the same real path."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+        return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_out(out: str, inputs: dict) -> None:
+    """--out must be a file name whose place holds nothing or a regular file (or a
+    link, which is replaced, not followed), under a folder, and none of the inputs."""
+    if not os.path.basename(out) or os.path.isdir(out):
+        fail(f"--out '{out}': is a folder, not a file name")
+    if os.path.lexists(out) and not (os.path.isfile(out) or os.path.islink(out)):
+        fail(f"--out '{out}': not a regular file; it is not replaced")
+    parent = os.path.dirname(os.path.abspath(out))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        fail(f"--out '{out}': '{parent}' is not a folder")
+    for name, path in inputs.items():
+        if path is not None and same_file(out, path):
+            fail(f"--out '{out}' is the {name} '{path}': the input would be overwritten; choose another --out")
 
 
 def random_parameters(net: torch.nn.Module, seed: int) -> None:
@@ -57,15 +92,19 @@ def random_parameters(net: torch.nn.Module, seed: int) -> None:
 
 
 def load_checkpoint(path: str) -> dict:
-    """The checkpoint's state dict (a plain dict of tensors, as guided-diffusion saves them)."""
+    """The checkpoint's state dict (a plain dict of tensors, as guided-diffusion saves them).
+    Loaded with weights_only=True: the unpickler builds tensors and plain containers
+    only, so a checkpoint whose pickle names any other callable (a command, a
+    pickled module) is refused before anything of it runs."""
     if not os.path.isfile(path):
         fail(f"--checkpoint '{path}': no such file")
     try:
-        state = torch.load(path, map_location="cpu")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        fail(f"--checkpoint '{path}': refused, it holds more than tensors (loading it could run code; "
+             f"only plain state dicts are read): {str(e).splitlines()[0] if str(e) else 'unpickling error'}")
     except Exception as e:  # noqa: BLE001 - any unreadable file
-        fail(f"--checkpoint '{path}': cannot read it as a PyTorch file ({str(e).splitlines()[0]})")
-    if isinstance(state, torch.nn.Module):
-        state = state.state_dict()
+        fail(f"--checkpoint '{path}': cannot read it as a PyTorch file ({(str(e) or type(e).__name__).splitlines()[0]})")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         fail(f"--checkpoint '{path}': not a state dict (an ordered dict of tensors)")
     return state
@@ -83,6 +122,8 @@ def check_export(net: torch.nn.Module, path: str, size: int) -> float:
 
 def convert_adm(args: argparse.Namespace) -> None:
     start = time.perf_counter()
+    check_out(args.out, {"checkpoint": args.checkpoint,
+                         "config file": args.config if args.config and not args.config.strip().startswith("{") else None})
     try:
         if args.flags is not None:
             config = flags.parse_flags(args.flags)
@@ -134,8 +175,13 @@ def convert_adm(args: argparse.Namespace) -> None:
 
 def add_metadata(args: argparse.Namespace) -> None:
     if not os.path.isfile(args.model):
-        fail(f"'{args.model}': no such file")
-    module = torch.jit.load(args.model, map_location="cpu")
+        fail(f"model '{args.model}': no such file")
+    if args.out:
+        check_out(args.out, {})
+    try:
+        module = torch.jit.load(args.model, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any file that is not TorchScript
+        fail(f"model '{args.model}': cannot load it as TorchScript ({(str(e) or type(e).__name__).splitlines()[0]})")
     if args.noise_schedule not in flags.NOISE_SCHEDULES:
         fail(f"--noise-schedule '{args.noise_schedule}': expected linear or cosine")
     meta = export.make_metadata(args.image_size, args.channels, args.learn_sigma, args.diffusion_steps,
@@ -177,8 +223,21 @@ def main() -> None:
     meta.add_argument("--out", help="where to write (default: in place)")
     meta.set_defaults(run=add_metadata)
 
+    def usage_error(message: str) -> None:  # argparse's errors, on one line like every other
+        fail(f"{message} (see --help)")
+    parser.error = usage_error
+    for subparser in (adm, meta):
+        subparser.error = usage_error
     args = parser.parse_args()
-    args.run(args)
+    try:
+        args.run(args)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print("convert: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - one line, never a traceback, whatever failed
+        fail(f"{type(e).__name__}: {e}")
 
 
 if __name__ == "__main__":

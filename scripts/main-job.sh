@@ -6,8 +6,9 @@
 # go to the tool (see `ilvr --help` and docs/tool.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-cmake --preset release
+scripts/install-deps.sh main
+# Only the tool: tests and benchmarks (and their packages) are scripts/test.sh's.
+cmake --preset release -DILVR_BUILD_TESTS=OFF -DILVR_BUILD_BENCHMARKS=OFF
 cmake --build --preset release -j 2 --target ilvr_cli
 build/release/examples/ilvr_cli/ilvr --factor 2,4,8,16 --samples 6 --out out/main-job \
     models/fashion-mnist-ddpm/references/t10k-0001-pullover.png "$@"

@@ -13,7 +13,10 @@ presets=(release asan tsan)
 [ "${1:-}" = "--quick" ] && presets=(release)
 for preset in "${presets[@]}"; do
     echo "== ${preset} =="
-    cmake --preset "$preset"
+    # Tests (and the release preset's benchmarks) on, also in a build folder the main job configured without them.
+    switches=(-DILVR_BUILD_TESTS=ON)
+    [ "$preset" = release ] && switches+=(-DILVR_BUILD_BENCHMARKS=ON)
+    cmake --preset "$preset" "${switches[@]}"
     cmake --build --preset "$preset" -j 2
     ctest --preset "$preset"
 done

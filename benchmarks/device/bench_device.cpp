@@ -81,23 +81,24 @@ void ilvr_update(benchmark::State& state)
 {
     const int factor = static_cast<int>(state.range(0));
     const auto process = ilvr::respace(ilvr::noise_schedule::linear(1000), "100");
-    ilvr::device::tensor x(shape), eps(shape), x0(shape);
-    ilvr::device::ilvr_conditioner cond(ilvr::tensor({1, 3, 256, 256}), {.factor = factor}, 8);
-    cond.prepare(shape, process);
+    ilvr::device::tensor x(shape), eps(shape), x0(shape), z(shape);
+    const ilvr::device::exec exec{};
+    ilvr::ilvr_conditioner cond(ilvr::tensor({1, 3, 256, 256}), {.factor = factor});
+    cond.prepare(shape, process, exec);
     const ilvr::ddpm rule{};
     const ilvr::device::philox_noise noise{1};
-    const std::uint64_t per_image = shape.image_size();
-    const auto blocks = static_cast<std::int64_t>(8 * ilvr::device::kernels::blocks_of(per_image));
-    // Bytes the math must move: the step reads x, eps and writes x, x0 (16 B an
-    // element); the residual reads x (y is one shared image) and writes r (8 B);
-    // phi_N reads r, and its last pass reads and writes x (12 B).
-    const double bytes = 36.0 * static_cast<double>(shape.size());
+    // Bytes the math must move: the noise writes z (4 B an element); the step
+    // reads x, eps, z and writes x, x0 (20 B); the residual's noise writes r, the
+    // residual reads x, r and writes r (16 B; y is one shared image); phi_N reads r
+    // and writes it (8 B), and x += r reads both and writes x (12 B). The same
+    // functors as the CPU's (ilvr::sampler's loop with device::exec).
+    const double bytes = 60.0 * static_cast<double>(shape.size());
     int i = 50;
     timed(state, bytes, [&] {
         const auto c = rule.coefficients(process.schedule, i);
-        ilvr::device::for_each_index({}, blocks, ilvr::device::kernels::step<ilvr::ddpm, ilvr::device::philox_noise>{
-                                                     rule, c, x.data(), eps.data(), false, x0.data(), noise, i, 0, per_image});
-        cond.refine({i, process.timesteps[static_cast<std::size_t>(i)], &process, 0, 1}, x.view(), noise, {});
+        exec.fill_noise(noise, ilvr::noise_purpose::proposal, i, 0, z.view());
+        ilvr::apply_step(exec, rule, c, x.view(), eps.view(), ilvr::model_output::eps, z.view(), x0.view());
+        cond.refine({i, process.timesteps[static_cast<std::size_t>(i)], &process, 0, 1}, x.view(), noise, exec);
         i = i == 1 ? 50 : i - 1;
     });
 }

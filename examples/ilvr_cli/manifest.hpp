@@ -13,6 +13,7 @@
 #include "paths.hpp"
 #include "signals.hpp"
 
+#include <ilvr/detail/atomic_file.hpp>
 #include <ilvr/error.hpp>
 
 #include <cerrno>
@@ -25,10 +26,12 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace ilvr_cli {
@@ -36,8 +39,13 @@ namespace ilvr_cli {
 /// The first line of every manifest.
 inline constexpr const char* manifest_header = "ilvr job manifest 1";
 
-/// Keys that describe where things are, not what the samples are: not compared.
-inline bool is_location_key(const std::string& key) { return key == "model-path" || key == "reference-path"; }
+/// Keys that describe where things are, not what the samples are, and the shard
+/// count (a whole job may continue a sharded one; take_folder() compares the
+/// counts of shards): not compared by manifest::difference().
+inline bool is_location_key(const std::string& key)
+{
+    return key == "model-path" || key == "reference-path" || key == "shards";
+}
 
 struct manifest {
     std::vector<std::pair<std::string, std::string>> entries;  ///< in order; "reference" repeats
@@ -60,14 +68,16 @@ struct manifest {
         throw ilvr::error("manifest: no '" + key + "' entry");
     }
 
+    /// The file's text: one "key: value" line each, every value escaped (escape())
+    /// so that no value can end its line or start another.
     std::string text() const
     {
         std::string out = std::string(manifest_header) + "\n";
-        for (const auto& [k, v] : entries) out += k + ": " + v + "\n";
+        for (const auto& [k, v] : entries) out += k + ": " + escape(v) + "\n";
         return out;
     }
 
-    /// Parses text(); nullopt if it is not a manifest.
+    /// Parses text(); nullopt if it is not a manifest (a bad escape included).
     static std::optional<manifest> parse(const std::string& text)
     {
         std::istringstream in(text);
@@ -77,9 +87,52 @@ struct manifest {
         while (std::getline(in, line)) {
             const auto colon = line.find(": ");
             if (colon == std::string::npos) return std::nullopt;
-            m.add(line.substr(0, colon), line.substr(colon + 2));
+            auto value = unescape(line.substr(colon + 2));
+            if (!value) return std::nullopt;
+            m.add(line.substr(0, colon), std::move(*value));
         }
         return m;
+    }
+
+    /// `value` with '%', control characters and DEL as %XX (two upper-case hex digits).
+    static std::string escape(const std::string& value)
+    {
+        std::string out;
+        for (char c : value) {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u == 0x7f || c == '%') {
+                out.push_back('%');
+                out.push_back("0123456789ABCDEF"[u >> 4]);
+                out.push_back("0123456789ABCDEF"[u & 15]);
+            } else {
+                out.push_back(c);
+            }
+        }
+        return out;
+    }
+    /// The inverse of escape(); nullopt for a '%' not followed by two hex digits
+    /// or for a raw control character.
+    static std::optional<std::string> unescape(const std::string& text)
+    {
+        std::string out;
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            const auto u = static_cast<unsigned char>(text[i]);
+            if (u < 0x20 || u == 0x7f) return std::nullopt;
+            if (text[i] != '%') {
+                out.push_back(text[i]);
+                continue;
+            }
+            unsigned value = 0;
+            for (int d = 1; d <= 2; ++d) {
+                const char h = i + d < text.size() ? text[i + d] : 'x';
+                const auto digit = std::string_view("0123456789ABCDEF").find(h);
+                if (digit == std::string_view::npos) return std::nullopt;
+                value = value * 16 + static_cast<unsigned>(digit);
+            }
+            out.push_back(static_cast<char>(value));
+            i += 2;
+        }
+        return out;
     }
 
     /// The first difference in what the samples are, "key: was X, now Y" ("" if none).
@@ -115,42 +168,6 @@ inline std::optional<manifest> read_manifest(const std::filesystem::path& out)
     return m;
 }
 
-/// Writes the manifest atomically (a temporary file renamed, or with `replace`
-/// false linked, into place), inside a write_section. Returns false when
-/// `replace` is false and a manifest appeared meanwhile (another shard's).
-inline bool write_manifest(const std::filesystem::path& out, const manifest& m, bool replace)
-{
-    const write_section section;
-    const auto file = out / manifest_name;
-    auto temporary = file;  // unique across the nodes sharing the folder: pid and a random number
-    temporary += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
-    {
-        std::ofstream stream(temporary, std::ios::binary | std::ios::trunc);
-        stream << m.text();
-        stream.close();
-        if (!stream) {
-            std::error_code ignored;
-            std::filesystem::remove(temporary, ignored);
-            throw ilvr::error("manifest '" + file.string() + "': cannot write (" + std::strerror(errno) + ")");
-        }
-    }
-    std::error_code ec;
-    if (!replace) {
-        const int rc = ::link(temporary.c_str(), file.c_str());
-        const int error = errno;
-        std::filesystem::remove(temporary, ec);
-        if (rc == 0) return true;
-        if (error == EEXIST) return false;
-        throw ilvr::error("manifest '" + file.string() + "': cannot create (" + std::strerror(error) + ")");
-    }
-    std::filesystem::rename(temporary, file, ec);
-    if (ec) {
-        std::filesystem::remove(temporary, ec);
-        throw ilvr::error("manifest '" + file.string() + "': cannot rename into place");
-    }
-    return true;
-}
-
 /// The lock on an output folder, held until destruction (or the process's end).
 class folder_lock {
 public:
@@ -166,16 +183,42 @@ public:
             fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         }
         if (fd_ < 0) throw ilvr::error("lock file '" + file.string() + "': cannot open (" + std::strerror(errno) + ")");
+        file_ = file.string();
+        out_ = out.string();
         try {
             acquire(out, file, shard_index, shard_count);
+            check();  // the file locked is still the one at the path (not removed meanwhile)
         } catch (...) {
             ::close(fd_);  // the destructor does not run for a constructor that throws
             throw;
         }
+        previous_ = held_lock();
+        held_lock() = this;
     }
     ~folder_lock()
     {
+        if (held_lock() == this) held_lock() = previous_;
         if (fd_ >= 0) ::close(fd_);  // releases the locks
+    }
+
+    /// Throws when the lock file at its path is no longer the file this lock
+    /// holds (removed by hand, or replaced by another job's): the lock then keeps
+    /// nobody out, so the job stops before it writes. Compares device and inode of
+    /// the open descriptor and of the path.
+    void check() const
+    {
+        struct stat held {}, now {};
+        if (::fstat(fd_, &held) != 0 || ::lstat(file_.c_str(), &now) != 0 || held.st_dev != now.st_dev ||
+            held.st_ino != now.st_ino)
+            throw ilvr::error("lock file '" + file_ + "' was removed or replaced while this job held it: another "
+                              "job may be writing '" + out_ + "'; stopped (run --resume when no other job runs)");
+    }
+
+    /// The innermost lock this process holds (nullptr if none): check_lock() checks it.
+    static folder_lock*& held_lock()
+    {
+        static folder_lock* held = nullptr;
+        return held;
     }
     folder_lock(const folder_lock&) = delete;
     folder_lock& operator=(const folder_lock&) = delete;
@@ -224,6 +267,26 @@ private:
 
     int fd_ = -1;
     bool exclusive_ = false;
+    std::string file_, out_;
+    folder_lock* previous_ = nullptr;
 };
+
+/// Checks the lock this process holds, if any (folder_lock::check()): called
+/// before every file the job writes into its folder.
+inline void check_lock()
+{
+    if (const folder_lock* lock = folder_lock::held_lock()) lock->check();
+}
+
+/// Writes the manifest atomically (a new, exclusively created temporary renamed,
+/// or with `replace` false linked, into place: ilvr::detail::write_file_atomically),
+/// inside a write_section. Returns false when `replace` is false and a manifest
+/// appeared meanwhile (another shard's).
+inline bool write_manifest(const std::filesystem::path& out, const manifest& m, bool replace)
+{
+    const write_section section;
+    check_lock();
+    return ilvr::detail::write_file_atomically(out / manifest_name, m.text(), "manifest", replace);
+}
 
 } // namespace ilvr_cli

@@ -11,9 +11,16 @@
 #include <caffe2/serialize/inline_container.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace ilvr_cli {
 
@@ -45,6 +52,74 @@ struct given_model_options {
 /// Name of the metadata record inside the TorchScript archive (torch.jit.save's `_extra_files`).
 inline constexpr const char* metadata_record = "extra/ilvr.json";
 
+/// Largest metadata record inflated (convert.py writes a few KiB).
+inline constexpr std::uint64_t max_metadata_bytes = std::uint64_t{1} << 20;
+
+/// The largest uncompressed size the zip central directory of `file` announces
+/// for a record named like the metadata (`<archive>/extra/ilvr.json`, compared
+/// ignoring case as LibTorch's reader does); 0 if there is none; nullopt if the
+/// file is not a zip archive this can read (then no metadata is read). Only the
+/// end of the file and its directory are read: nothing is inflated, so a record
+/// that would inflate to gigabytes is refused by its announced size (the reader
+/// never inflates more than that).
+inline std::optional<std::uint64_t> metadata_record_size(const std::filesystem::path& file)
+{
+    const file_descriptor in(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    struct stat st {};
+    if (in.fd < 0 || ::fstat(in.fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    auto read_at = [&](std::uint64_t offset, std::size_t count) -> std::optional<std::string> {
+        std::string bytes(count, '\0');
+        if (offset > size || count > size - offset ||
+            ::pread(in.fd, bytes.data(), count, static_cast<off_t>(offset)) != static_cast<ssize_t>(count))
+            return std::nullopt;
+        return bytes;
+    };
+    auto le = [](const std::string& b, std::size_t at, int bytes) {
+        std::uint64_t v = 0;
+        for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+        return v;
+    };
+    // The end of central directory record: in the last 64 KiB + 22 bytes (its comment is at most 64 KiB).
+    const std::size_t tail_size = static_cast<std::size_t>(std::min<std::uint64_t>(size, 65557));
+    const auto tail = read_at(size - tail_size, tail_size);
+    if (!tail || tail_size < 22) return std::nullopt;
+    std::size_t end = std::string::npos;
+    for (std::size_t i = tail_size - 22 + 1; i-- > 0;)
+        if (le(*tail, i, 4) == 0x06054b50) {
+            end = i;
+            break;
+        }
+    if (end == std::string::npos) return std::nullopt;
+    std::uint64_t directory_size = le(*tail, end + 12, 4), directory_offset = le(*tail, end + 16, 4);
+    if (directory_offset == 0xffffffff || directory_size == 0xffffffff) {  // zip64: its locator is just before
+        const std::uint64_t at = size - tail_size + end;
+        const auto locator = at >= 20 ? read_at(at - 20, 20) : std::nullopt;
+        if (!locator || le(*locator, 0, 4) != 0x07064b50) return std::nullopt;
+        const auto record = read_at(le(*locator, 8, 8), 56);
+        if (!record || le(*record, 0, 4) != 0x06064b50) return std::nullopt;
+        directory_size = le(*record, 40, 8), directory_offset = le(*record, 48, 8);
+    }
+    if (directory_size > (std::uint64_t{64} << 20)) return std::nullopt;  // far more than any model's records
+    const auto directory = read_at(directory_offset, static_cast<std::size_t>(directory_size));
+    if (!directory) return std::nullopt;
+    std::uint64_t largest = 0;
+    const std::string suffix = std::string("/") + metadata_record;
+    for (std::size_t at = 0; at + 46 <= directory->size();) {
+        if (le(*directory, at, 4) != 0x02014b50) return std::nullopt;
+        const std::uint64_t inflated = le(*directory, at + 24, 4);  // 0xffffffff (zip64): 4 GiB or more
+        const auto name_length = static_cast<std::size_t>(le(*directory, at + 28, 2));
+        const auto skip = name_length + le(*directory, at + 30, 2) + le(*directory, at + 32, 2);
+        if (at + 46 + skip > directory->size()) return std::nullopt;
+        std::string name = directory->substr(at + 46, name_length);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+            largest = std::max(largest, inflated);
+        at += 46 + static_cast<std::size_t>(skip);
+    }
+    return largest;
+}
+
 /// Parses the text of an `ilvr.json`. Throws ilvr::error naming `file` and the key at fault.
 inline model_metadata parse_model_metadata(const std::string& text, const std::string& file)
 {
@@ -73,7 +148,7 @@ inline model_metadata parse_model_metadata(const std::string& text, const std::s
     if (!j.contains("learn_sigma") || !j["learn_sigma"].is_boolean())
         throw ilvr::error(where + "'learn_sigma' must be true or false");
     m.learn_sigma = j["learn_sigma"].get<bool>();
-    if (j.contains("diffusion_steps")) m.diffusion_steps = integer("diffusion_steps", 2, 1000000);
+    if (j.contains("diffusion_steps")) m.diffusion_steps = integer("diffusion_steps", 2, max_timesteps);
     auto text_of = [&](const char* key, std::string& out) {
         if (!j.contains(key) || j[key].is_null()) return;
         if (!j[key].is_string()) throw ilvr::error(where + "'" + key + "' must be a string");
@@ -81,6 +156,19 @@ inline model_metadata parse_model_metadata(const std::string& text, const std::s
     };
     text_of("noise_schedule", m.noise_schedule);
     text_of("timestep_respacing", m.respacing);
+    // Checked here, so a bad value is reported as the metadata's, not as an option the user never gave.
+    if (m.noise_schedule != "linear" && m.noise_schedule != "cosine")
+        throw ilvr::error(where + "noise_schedule '" + m.noise_schedule + "' is not supported (expected linear or cosine)");
+    if (m.noise_schedule == "linear" && m.diffusion_steps < min_linear_timesteps)
+        throw ilvr::error(where + "'diffusion_steps' " + std::to_string(m.diffusion_steps) +
+                          ": the linear schedule needs at least " + std::to_string(min_linear_timesteps));
+    if (!m.respacing.empty()) {
+        try {
+            (void)ilvr::respace(ilvr::noise_schedule::named(m.noise_schedule, m.diffusion_steps), m.respacing);
+        } catch (const ilvr::error& e) {
+            throw ilvr::error(where + "timestep_respacing '" + m.respacing + "': " + e.what());
+        }
+    }
     std::string input = "original";
     text_of("timestep_input", input);
     if (input != "original")
@@ -94,6 +182,12 @@ inline model_metadata parse_model_metadata(const std::string& text, const std::s
 /// itself is not loaded.
 inline std::optional<model_metadata> read_model_metadata(const std::filesystem::path& file)
 {
+    const auto announced = metadata_record_size(file);
+    if (!announced || *announced == 0) return std::nullopt;
+    if (*announced > max_metadata_bytes)
+        throw ilvr::error("model '" + file.string() + "': metadata ilvr.json inflates to " +
+                          std::to_string(*announced) + " bytes, more than the " +
+                          std::to_string(max_metadata_bytes >> 20) + " MiB limit (it is refused unread)");
     std::string text;
     try {
         caffe2::serialize::PyTorchStreamReader reader(file.string());

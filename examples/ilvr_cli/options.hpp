@@ -169,6 +169,21 @@ CLI::Option* add_number(CLI::App& app, const std::string& name, T& field, const 
 
 } // namespace detail
 
+namespace detail {
+/// A CLI11 check refusing an empty value of `option` (exit code 2, as a bad
+/// number): for the options whose empty default means "not given", `--mask ''`
+/// must not silently mean no mask.
+inline CLI::Validator non_empty(const std::string& option)
+{
+    return CLI::Validator(
+        [option](std::string& value) {
+            if (value.empty()) throw ilvr::error(option + " '': an empty value (leave the option out instead)");
+            return std::string();
+        },
+        "", "non-empty");
+}
+} // namespace detail
+
 /// Builds the CLI11 app whose parse fills `o` (which must outlive the app).
 inline std::unique_ptr<CLI::App> make_app(options& o)
 {
@@ -191,7 +206,7 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     detail::add_number(*app, "--image-size", o.image_size, "the model's image size S (references are prepared to S x S)");
     detail::add_number(*app, "--channels", o.channels, "the model's channels C (1 or 3); references are loaded with C");
     app->add_flag("--learn-sigma", o.learn_sigma, "the model returns eps and v [B,2C,S,S] (learned variance range)");
-    detail::add_number(*app, "--timesteps", o.timesteps, "diffusion steps T the model was trained with (2 .. 100000)");
+    detail::add_number(*app, "--timesteps", o.timesteps, "diffusion steps T the model was trained with (2 .. 100000; linear schedule: 21 .. 100000)");
     app->add_option("--schedule", o.schedule, "noise schedule: linear|cosine")->capture_default_str();
     app->add_option("--respacing", o.respacing, "steps to sample: a count (\"100\"), counts per section "
                                                 "(\"10,20\") or \"ddimN\"")
@@ -273,6 +288,9 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     schedule->excludes(range)->excludes(range_t);
     app->add_flag("--resume", o.resume, "continue the job in OUT (its manifest must match): keep its complete "
                                         "samples, draw the missing or damaged ones, write the grid");
+    // Every option that takes text refuses an empty value (one that would mean "not given" or nothing).
+    for (CLI::Option* option : app->get_options())
+        if (option->get_type_size_max() > 0) option->check(detail::non_empty(option->get_name()));
     return app;
 }
 
@@ -292,6 +310,8 @@ inline options parse(std::vector<std::string> args)
 
 /// Largest --timesteps: the schedule tables cost about 200 bytes per timestep.
 inline constexpr int max_timesteps = 100000;
+/// Smallest T of the linear schedule: beta_T = 0.02 x 1000 / T reaches 1 at T = 20.
+inline constexpr int min_linear_timesteps = 21;
 
 /// Every fact of the job, checked.
 struct plan {
@@ -456,7 +476,12 @@ inline std::pair<int, int> shard_from_environment(const std::function<const char
         const std::string_view view(text);
         const auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
         if (view.empty() || ec != std::errc{} || end != view.data() + view.size())
-            fail(std::string("--shard auto: ") + name + "='" + text + "' is not an integer");
+            fail(std::string("--shard auto: ") + name + "='" + printable(text) + "' is not an integer");
+        // Ranks, counts and array indices are never negative or beyond int: refusing
+        // those keeps the arithmetic below (id - min) exact.
+        if (value < 0 || value > std::numeric_limits<int>::max())
+            fail(std::string("--shard auto: ") + name + "=" + text + " is out of range 0 .. " +
+                 std::to_string(std::numeric_limits<int>::max()));
         return value;
     };
     auto shard = [&](long long index, long long count, const std::string& from) -> std::pair<int, int> {
@@ -509,11 +534,23 @@ inline std::string job_entry(const plan& p, const std::filesystem::path& rel)
     return parts.size() == 3 && is_sample(parts[2]) ? "a sample" : "";
 }
 
+/// The job's input files: its references, --mask and --model, each with the
+/// name messages give it.
+inline std::vector<std::pair<std::filesystem::path, std::string>> job_inputs(const plan& p)
+{
+    std::vector<std::pair<std::filesystem::path, std::string>> inputs;
+    for (const auto& file : p.references) inputs.emplace_back(file, "the reference '" + file.string() + "'");
+    if (!p.mask.empty()) inputs.emplace_back(p.mask, "the --mask '" + p.mask.string() + "'");
+    if (!p.model.empty()) inputs.emplace_back(p.model, "the model file");
+    return inputs;
+}
+
 /// The output checks (before the model is loaded): OUT a folder or absent; the
 /// grid a regular file or absent, not one of the job's own files or folders,
-/// a reference or the model; no reference folder is or lies in OUT and no
-/// reference is one of the job's files; each sample folder a folder or absent,
-/// each sample a regular file or absent.
+/// and not an input (a reference, the mask or the model, compared by path and
+/// by file identity); no reference folder is or lies in OUT and no input is one
+/// of the job's files (a sample's path would be replaced or removed); each
+/// sample folder a folder or absent, each sample a regular file or absent.
 inline void check_outputs(const plan& p, const std::vector<std::filesystem::path>& reference_folders, bool grid)
 {
     check_output_folder(p.out, "--out");
@@ -522,11 +559,11 @@ inline void check_outputs(const plan& p, const std::vector<std::filesystem::path
         if (is_within(path_key(folder), out_key))
             fail("--out '" + p.out.string() + "' holds the reference folder '" + folder.string() +
                  "': the job's own files would become references; choose another --out");
-    for (const auto& file : p.references) {
+    for (const auto& [file, name] : job_inputs(p)) {
         const auto key = path_key(file);
         if (is_within(key, out_key) && !job_entry(p, key.lexically_relative(out_key)).empty())
-            fail("reference '" + file.string() + "' is " + job_entry(p, key.lexically_relative(out_key)) +
-                 " of this job in --out '" + p.out.string() + "'");
+            fail(name.substr(4) + " is " + job_entry(p, key.lexically_relative(out_key)) + " of this job in --out '" +
+                 p.out.string() + "'");
     }
     if (grid) {
         check_output_file(p.grid, "--grid");
@@ -535,9 +572,8 @@ inline void check_outputs(const plan& p, const std::vector<std::filesystem::path
             const std::string entry = job_entry(p, grid_key.lexically_relative(out_key));
             if (!entry.empty()) fail("--grid '" + p.grid.string() + "' is " + entry + " of this job");
         }
-        for (const auto& file : p.references)
-            if (path_key(file) == grid_key) fail("--grid '" + p.grid.string() + "' is the reference '" + file.string() + "'");
-        if (path_key(p.model) == grid_key) fail("--grid '" + p.grid.string() + "' is the model file");
+        for (const auto& [file, name] : job_inputs(p))
+            if (same_file(file, p.grid)) fail("--grid '" + p.grid.string() + "' is " + name);
     }
     for (std::size_t r = 0; r < (p.unconditional ? 1 : p.references.size()); ++r) {
         if (!p.unconditional) check_output_folder(p.out / p.names[r], "sample folder");
@@ -623,6 +659,10 @@ inline plan validate(const options& o)
         fail("--timesteps " + std::to_string(o.timesteps) + ": must be between 2 and " + std::to_string(max_timesteps));
     if (o.schedule != "linear" && o.schedule != "cosine")
         fail("--schedule '" + o.schedule + "': unknown schedule (expected linear or cosine)");
+    if (o.schedule == "linear" && o.timesteps < min_linear_timesteps)
+        fail("--timesteps " + std::to_string(o.timesteps) + ": the linear schedule needs T >= " +
+             std::to_string(min_linear_timesteps) + " (its last beta, 0.02 x 1000 / T, must stay below 1); "
+             "the cosine schedule takes 2 .. " + std::to_string(max_timesteps));
     p.timesteps = o.timesteps, p.schedule_name = o.schedule, p.respacing = o.respacing;
     try {
         const auto base = ilvr::noise_schedule::named(o.schedule, o.timesteps);
@@ -736,8 +776,7 @@ inline plan validate(const options& o)
     p.eta = o.eta.value_or(sde ? 1.0 : 0.0);
     if (!(p.eta >= 0.0) || !std::isfinite(p.eta)) fail("--eta " + std::to_string(p.eta) + ": must be finite and >= 0");
     if (o.eta && *o.eta != 0.0 && !p.ddim && !sde) fail("--eta applies to --sampler ddim and dpm++2m-sde only");
-    if (p.cuda && o.sampler != "ddpm" && o.sampler != "ddim")
-        fail("--device cuda: --sampler " + o.sampler + " runs on the CPU only (the GPU samples with ddpm or ddim)");
+    if (p.cuda && sde) fail("--device cuda: --sampler dpm++2m-sde runs on the CPU only (for now)");
     if (o.precision != "fp32" && o.precision != "bf16")
         fail("--precision '" + o.precision + "': expected fp32 or bf16");
     p.bf16 = o.precision == "bf16";
@@ -745,6 +784,7 @@ inline plan validate(const options& o)
         fail("--final-projection " + std::to_string(o.final_projection) + ": must be 0 .. 1000");
     p.final_projection = o.final_projection;
     if (p.bf16 && p.cuda) fail("--precision bf16 runs on the CPU only (--device cpu)");
+    if (p.final_projection > 0 && p.cuda) fail("--final-projection runs on the CPU only (for now)");
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
     else fail("--variance '" + o.variance + "': expected small or large");
@@ -770,12 +810,9 @@ inline plan validate(const options& o)
                  "' (its samples would overwrite each other)");
     }
 
-    if (p.final_projection > 0 && (p.conditioning != plan::mode::ilvr || p.unconditional || p.cuda))
-        fail("--final-projection applies to ILVR at fixed factors on the CPU only (not with --mask, --colourise, "
-             "--factor-schedule, --unconditional or --device cuda)");
-    if (p.cuda && p.conditioning != plan::mode::ilvr)
-        fail("--device cuda: --mask, --colourise and --factor-schedule run on the CPU only (the GPU samples with "
-             "ILVR at fixed factors, or unconditionally)");
+    if (p.final_projection > 0 && (p.conditioning != plan::mode::ilvr || p.unconditional))
+        fail("--final-projection applies to ILVR at fixed factors only (not with --mask, --colourise, "
+             "--factor-schedule or --unconditional)");
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;

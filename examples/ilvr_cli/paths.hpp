@@ -138,6 +138,17 @@ inline std::filesystem::path path_key(const std::filesystem::path& path)
     return ec ? absolute.lexically_normal() : canonical;
 }
 
+/// Whether two paths name the same existing file: the same device and inode
+/// (so a hard link or a path through another symbolic link is caught too), or,
+/// where either is missing, the same path_key().
+inline bool same_file(const std::filesystem::path& a, const std::filesystem::path& b)
+{
+    struct stat sa {}, sb {};
+    if (::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return path_key(a) == path_key(b);
+}
+
 /// Whether `inner` is `outer` or lies under it (both path_key()s).
 inline bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer)
 {
@@ -172,6 +183,34 @@ inline std::string safe_name(std::string_view stem)
     for (const char* own : {"grid.png", unconditional_folder, manifest_name})
         if (lower == own) return "_" + name;
     return name;
+}
+
+/// `text` safe to print on a terminal: control characters (C0, DEL and the
+/// UTF-8-encoded C1 range, which includes CSI) become `\xNN` (`\u0085` style for
+/// C1), so a name or a model's message cannot move the cursor, clear the screen
+/// or retitle the window. Everything the tool prints from files and models goes
+/// through it.
+inline std::string printable(std::string_view text)
+{
+    std::string shown;
+    shown.reserve(text.size());
+    const auto hex = [](unsigned value, int digits) {
+        std::string h;
+        for (int i = digits - 1; i >= 0; --i) h.push_back("0123456789abcdef"[(value >> (4 * i)) & 15]);
+        return h;
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto u = static_cast<unsigned char>(text[i]);
+        if (u < 0x20 || u == 0x7f) {
+            shown += "\\x" + hex(u, 2);
+        } else if (u == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+            shown += "\\u00" + hex(static_cast<unsigned char>(text[++i]), 2);
+        } else {
+            shown.push_back(text[i]);
+        }
+    }
+    return shown;
 }
 
 // ---------------------------------------------------------------------------

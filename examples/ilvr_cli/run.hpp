@@ -7,6 +7,7 @@
 #include "manifest.hpp"
 #include "model_metadata.hpp"
 #include "options.hpp"
+#include "sampling.hpp"
 #include "signals.hpp"
 #ifdef ILVR_CLI_CUDA
 #include "run_cuda.hpp"
@@ -188,7 +189,8 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("eta", eta);
     if (p.bf16) m.add("precision", "bf16");  // fp32 manifests stay as they were
     if (p.final_projection > 0) m.add("final-projection", std::to_string(p.final_projection));
-    m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
+    if (p.sampler == "ddpm" && !p.learn_sigma)  // the only case --variance changes anything
+        m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
     m.add("samples", std::to_string(p.samples));
     m.add("seed", std::to_string(p.seed));
     m.add("unconditional", p.unconditional ? "yes" : "no");
@@ -197,7 +199,8 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
         for (int n : p.factors) factors += (factors.empty() ? "" : ",") + std::to_string(n);
         m.add("factors", factors);
         m.add("range", p.range.to_string());
-        m.add("kernel", std::string(p.kernel.name));
+        if (p.conditioning == plan::mode::ilvr || p.conditioning == plan::mode::schedule)  // phi_N's kernel
+            m.add("kernel", std::string(p.kernel.name));
         m.add("noise-level", p.level == ilvr::reference_noise_level::paper ? "paper" : "reference-code");
         if (p.conditioning != plan::mode::ilvr) m.add("conditioning", p.row_name(0));
         if (p.conditioning == plan::mode::inpaint) {
@@ -215,6 +218,7 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
             m.add("reference-path", path_key(p.references[r]).string());
         }
     }
+    m.add("shards", std::to_string(p.shard_count));
     return m;
 }
 
@@ -284,6 +288,11 @@ struct reporting_denoiser {
         if (!float_output(model, bf16))  // a self-described model had no check call
             throw ilvr::error("model '" + model_name + "' returns " + c10::toString(model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
+        if (out.shape().c != channels)  // nor its learn_sigma (eps, or eps and v), taken from its metadata
+            throw ilvr::error("model '" + model_name + "' returns " + out.shape().to_string() + " for input " +
+                              x.shape().to_string() + ", but learn_sigma is " +
+                              (channels == x.shape().c ? "false (eps only" : "true (eps and v") +
+                              " expected, from the model's metadata ilvr.json or --learn-sigma)");
         const float* data = out.data();
         for (std::size_t e = 0; e < out.size(); ++e)
             if (!std::isfinite(data[e]))
@@ -292,7 +301,8 @@ struct reporting_denoiser {
         return out;
     }
     std::string model_name;
-    bool bf16 = false;  ///< --precision bf16: a bfloat16 output is accepted too
+    std::int64_t channels;  ///< the output's channels: C, or 2C with learn_sigma
+    bool bf16 = false;      ///< --precision bf16: a bfloat16 output is accepted too
 };
 
 /// One sample of the job: reference r (unused when unconditional), factor f, number k.
@@ -302,12 +312,19 @@ struct job_sample {
 };
 
 /// Whether `file` holds a sample of this job: a regular, non-empty PNG that
-/// decodes to [1, C, S, S].
+/// decodes to [1, C, S, S]. Its header is read first: a file announcing another
+/// size is not decoded (a planted huge image costs nothing).
 inline bool is_complete_sample(const plan& p, const std::filesystem::path& file)
 {
     if (kind_at(file, false, "sample") != file_kind::regular) return false;
     try {
-        const auto image = ilvr::load_image(file, p.channels);
+        const auto bytes = read_input(file, max_reference_bytes, "sample");
+        int w = 0, h = 0, comp = 0;
+        if (bytes.empty() || bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
+            stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &comp) != 1 ||
+            w != p.image_size || h != p.image_size)
+            return false;
+        const auto image = ilvr::decode_image(bytes, p.channels, std::int64_t{w} * h, file.string());
         return image.shape() == ilvr::shape4{1, p.channels, p.image_size, p.image_size};
     } catch (const ilvr::error&) {
         return false;
@@ -345,103 +362,90 @@ inline std::vector<std::vector<job_sample>> make_batches(const plan& p, const st
     return batches;
 }
 
-/// A noise source whose batch position b draws for job sample indices[first + b]:
-/// the images of a batch need not have consecutive indices, and each still gets
-/// exactly the noise it would get alone.
-struct indexed_noise {
-    const ilvr::philox_noise& base;
-    const std::vector<std::uint64_t>& indices;
-
-    void operator()(ilvr::noise_purpose purpose, int step, std::uint64_t first, ilvr::tensor_view<float> out) const
-    {
-        for (std::int64_t b = 0; b < out.shape().n; ++b)
-            base(purpose, step, indices[static_cast<std::size_t>(first) + static_cast<std::size_t>(b)], out.batch(b, 1));
+/// The solver and conditioner options of the plan, for with_rule and with_conditioner (sampling.hpp).
+inline sampling_spec sampling_of(const plan& p)
+{
+    sampling_spec s{p.sampler, p.eta, p.variance, sampling_spec::mode::ilvr, p.range, p.kernel, p.level,
+                    p.repaint_jump, p.repaint_count, p.schedule};
+    switch (p.conditioning) {
+    case plan::mode::inpaint: s.conditioning = sampling_spec::mode::inpaint; break;
+    case plan::mode::colourise: s.conditioning = sampling_spec::mode::colourise; break;
+    case plan::mode::schedule: s.conditioning = sampling_spec::mode::schedule; break;
+    default: break;
     }
-};
+    return s;
+}
 
 #ifdef ILVR_CLI_CUDA
-/// One batch on the GPU (--device cuda): the CPU path's noise keys and
-/// references, the device sampler (ddpm or ddim; validate() refuses the others).
-template <class Rule>
-bool sample_batch_on_gpu(const plan& p, [[maybe_unused]] const Rule& rule, ilvr::torch::module_denoiser& model,
-                         const std::vector<ilvr::tensor>& references, const std::vector<job_sample>& batch,
-                         const std::vector<std::uint64_t>& indices, ilvr::tensor& x, progress& bar)
+/// One batch on the GPU (--device cuda): the CPU path's noise keys, references,
+/// solver and conditioner (the same sampling_spec), the device backend.
+inline bool sample_batch_on_gpu(const plan& p, ilvr::torch::module_denoiser& model,
+                                const std::vector<loaded_reference>& references, const ilvr::tensor& mask,
+                                const std::vector<job_sample>& batch, const std::vector<std::uint64_t>& indices,
+                                ilvr::tensor& x, progress& bar)
 {
-    if constexpr (std::is_same_v<Rule, ilvr::ddpm> || std::is_same_v<Rule, ilvr::ddim>) {
-        const auto count = static_cast<std::int64_t>(batch.size());
-        ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
-        for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
-            const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r];
-            std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
-        }
-        const cuda_batch job{&p.process, std::is_same_v<Rule, ilvr::ddim>, p.eta, p.variance, p.seed, &indices,
-                             p.unconditional ? nullptr : &refs,
-                             {.factor = p.unconditional ? 1 : p.factors[batch.front().f], .kernel = p.kernel,
-                              .range = p.range, .level = p.level}};
-        ilvr::device::torch_denoiser network(model);
-        auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
-            return network(in, t, static_cast<cudaStream_t>(stream));
-        };
-        return sample_batch_cuda(on_gpu, job, x, [&] {
-            bar.step();
-            return !stop_requested();
-        });
-    } else {
-        throw ilvr::error("--device cuda samples with ddpm or ddim only");
+    const auto count = static_cast<std::int64_t>(batch.size());
+    ilvr::tensor refs({count, p.channels, p.image_size, p.image_size});
+    for (std::int64_t b = 0; !p.unconditional && b < count; ++b) {
+        const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
+        std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
     }
+    const cuda_batch job{&p.process, sampling_of(p), p.seed, &indices, p.unconditional ? nullptr : &refs, &mask,
+                         p.unconditional ? 1 : p.factors[batch.front().f]};
+    ilvr::device::torch_denoiser network(model);
+    auto on_gpu = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, void* stream) {
+        return network(in, t, static_cast<cudaStream_t>(stream));
+    };
+    return sample_batch_cuda(on_gpu, job, x, [&] {
+        bar.step();
+        return !stop_requested();
+    });
 }
 #endif
 
-/// Writes a PNG inside a write_section (a signal waits for it), creating its folder.
+/// Writes a PNG inside a write_section (a signal waits for it), creating its folder,
+/// after checking that the folder's lock is still this job's (check_lock()).
 inline void save_output(const std::filesystem::path& file, ilvr::tensor_view<const float> image)
 {
     const write_section section;
+    check_lock();
     std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path());
     ilvr::save_png(file, image);
 }
 
-/// The --mask image as a 0/1 mask [1, 1, S, S]: white (> mid-grey) is known.
+/// The --mask image as a 0/1 mask [1, 1, S, S]: a pixel is known where it is
+/// lighter than mid-grey and opaque (alpha >= 128); a transparent pixel is to be
+/// generated, as image editors show a transparent region as missing.
 inline ilvr::tensor load_mask(const plan& p)
 {
-    const ilvr::tensor image = ilvr::load_image(p.mask, 1);
+    const std::vector<unsigned char> bytes = read_input(p.mask, max_reference_bytes, "--mask");
+    const ilvr::tensor image = [&] {
+        try {
+            return ilvr::decode_image(bytes, 1, ilvr::default_max_pixels, p.mask.string());
+        } catch (const ilvr::error& e) {  // "decode_image: 'mask': ..." -> "--mask 'mask': ..."
+            std::string message = e.what();
+            throw ilvr::error("--mask " + message.substr(message.find('\'')));
+        }
+    }();
     if (image.shape().h != p.image_size || image.shape().w != p.image_size)
         throw ilvr::error("--mask '" + p.mask.string() + "': is " + std::to_string(image.shape().w) + " x "
                           + std::to_string(image.shape().h) + ", the model's images are " + std::to_string(p.image_size)
                           + " x " + std::to_string(p.image_size));
     ilvr::tensor mask(image.shape());
     for (std::size_t e = 0; e < mask.size(); ++e) mask[e] = image[e] > 0.0f ? 1.0f : 0.0f;
+    int w = 0, h = 0, comp = 0;
+    const int length = static_cast<int>(bytes.size());  // decode_image checked it is below 2 GiB
+    if (stbi_info_from_memory(bytes.data(), length, &w, &h, &comp) == 1 && (comp == 2 || comp == 4)) {
+        struct stb_pixels {  // grey and alpha; decode_image above bounded the size
+            unsigned char* p;
+            ~stb_pixels() { stbi_image_free(p); }
+        } alpha{stbi_load_from_memory(bytes.data(), length, &w, &h, &comp, 2)};
+        if (!alpha.p || std::int64_t{w} * h != static_cast<std::int64_t>(mask.size()))
+            throw ilvr::error("--mask '" + p.mask.string() + "': cannot decode its alpha channel");
+        for (std::size_t e = 0; e < mask.size(); ++e)
+            if (alpha.p[2 * e + 1] < 128) mask[e] = 0.0f;
+    }
     return mask;
-}
-
-/// Runs `sample(conditioner)` with the conditioner --mask, --colourise,
-/// --factor-schedule or --factor chose, for the batch's references `refs`.
-template <class Model, class Sample>
-bool with_conditioner(const plan& p, Model& model, ilvr::tensor refs, const ilvr::tensor& mask, int factor,
-                      Sample&& sample)
-{
-    switch (p.conditioning) {
-    case plan::mode::inpaint: {
-        ilvr::inpaint_conditioner inpaint(std::move(refs), mask, {.range = p.range, .level = p.level});
-        if (p.repaint_count == 1) return sample(inpaint);
-        ilvr::repaint_conditioner repaint(model, std::move(inpaint), {.jump = p.repaint_jump, .count = p.repaint_count});
-        return sample(repaint);
-    }
-    case plan::mode::colourise: {
-        ilvr::colourise_conditioner colourise(std::move(refs), {.range = p.range, .level = p.level});
-        return sample(colourise);
-    }
-    case plan::mode::schedule: {
-        ilvr::factor_schedule_conditioner schedule(refs, p.schedule, {.kernel = p.kernel, .level = p.level});
-        return sample(schedule);
-    }
-    default: {
-        ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = p.kernel, .range = p.range,
-                                                             .level = p.level});
-        if (p.final_projection == 0) return sample(conditioner);
-        ilvr::final_projection projected(std::move(conditioner), p.final_projection);
-        return sample(projected);
-    }
-    }
 }
 
 /// Draws every batch and writes its PNGs as it finishes (folders are made only then).
@@ -452,7 +456,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
-    reporting_denoiser network{model, p.model.string(), p.bf16};
+    reporting_denoiser network{model, p.model.string(), p.learn_sigma ? 2 * p.channels : p.channels, p.bf16};
     const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
@@ -468,7 +472,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
         bool finished = false;
 #ifdef ILVR_CLI_CUDA
         if (p.cuda)
-            finished = sample_batch_on_gpu(p, rule, model, references, batch, indices, x, bar);
+            finished = sample_batch_on_gpu(p, model, references, mask, batch, indices, x, bar);
         else
 #endif
         if (p.unconditional) {
@@ -480,7 +484,14 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 const ilvr::tensor& ref = references[batch[static_cast<std::size_t>(b)].r].image;
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
-            finished = with_conditioner(p, model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+            finished = with_conditioner(sampling_of(p), model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+                using cond_type = std::remove_reference_t<decltype(cond)>;
+                if constexpr (std::is_same_v<cond_type, ilvr::ilvr_conditioner>) {  // validate() allows no other
+                    if (p.final_projection > 0) {
+                        ilvr::final_projection<cond_type&> projected(cond, p.final_projection);
+                        return sampler.run(network, batch_noise, x, projected, on_step, options);
+                    }
+                }
                 return sampler.run(network, batch_noise, x, cond, on_step, options);
             });
         }
@@ -631,7 +642,15 @@ inline std::unique_ptr<folder_lock> take_folder(const plan& p, const manifest& j
     for (;;) {
         const auto found = read_manifest(p.out);
         const std::string difference = found ? found->difference(job) : "";
-        if (found && difference.empty()) break;
+        if (found && difference.empty()) {
+            const auto shards = found->all("shards");
+            if (p.shard_count > 1 && !shards.empty() && shards.front() != "1" &&
+                shards.front() != std::to_string(p.shard_count))
+                throw ilvr::error("--shard " + std::to_string(p.shard_index) + "/" + std::to_string(p.shard_count) +
+                                  ": '" + p.out.string() + "' holds the same job in " + printable(shards.front()) +
+                                  " shards; give --shard I/" + printable(shards.front()));
+            break;
+        }
         if (found && p.resume)
             throw ilvr::error("--resume: '" + p.out.string() + "' holds another job (" + difference + ")");
         if (!found && p.resume && any_sample_exists(p))
@@ -728,12 +747,10 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         auto& model = checked.model;
-        if (p.ddim) sample_batches(p, ilvr::ddim{.eta = p.eta}, model, references, batches, bar);
-        else if (p.sampler == "dpm++2m") sample_batches(p, ilvr::dpmpp_2m{}, model, references, batches, bar);
-        else if (p.sampler == "dpm++2m-sde")
+        if (p.sampler == "dpm++2m-sde")  // the CPU path only, for now
             sample_batches(p, ilvr::dpmpp_2m_sde{p.eta}, model, references, batches, bar);
-        else if (p.sampler == "heun") sample_batches(p, ilvr::heun{}, model, references, batches, bar);
-        else sample_batches(p, ilvr::ddpm{.variance = p.variance}, model, references, batches, bar);
+        else
+            with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
     } catch (...) {
         bar.interrupt();
         if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);
@@ -747,40 +764,56 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
         err << line << std::flush;
     }
     if (p.shard_count > 1) {  // the shards together hold every sample; --assemble makes the grid
-        out << "samples: " << p.out.string() << '\n' << std::flush;
+        out << "samples: " << printable(p.out.string()) << '\n' << std::flush;
         return;
     }
     std::vector<ilvr::tensor> images;
     for (const auto& r : references) images.push_back(r.image);
     write_grid(p, images);
-    out << "grid: " << p.grid.string() << '\n' << "samples: " << p.out.string() << '\n' << std::flush;
+    out << "grid: " << printable(p.grid.string()) << '\n' << "samples: " << printable(p.out.string()) << '\n'
+        << std::flush;
 }
 
 /// `--assemble`: the grid of the finished job in `o.out`, from its manifest and
 /// sample files, without the model. Only --out, --grid and --quiet may be given.
+/// The manifest is not trusted: its numbers must parse exactly and lie in the
+/// tool's own ranges, each reference's folder name must be one the tool makes
+/// (safe_name(), so no `..` or `/`), and the grid's memory is estimated before
+/// any sample is decoded.
 inline void assemble(const options& o, std::ostream& out)
 {
     const std::filesystem::path folder = o.out;
     const auto found = read_manifest(folder);
     if (!found) throw ilvr::error("--assemble: '" + folder.string() + "' holds no job manifest (" + manifest_name + ")");
     const manifest& m = *found;
+    const std::string damaged = "--assemble: '" + (folder / manifest_name).string() + "' is damaged: ";
+    auto number = [&](const std::string& key, const std::string& text, int low, int high) {
+        int value = 0;
+        if (!detail::parse_int(text, value) || text.find_first_of(" \t") != std::string::npos || value < low ||
+            value > high)
+            throw ilvr::error(damaged + key + " '" + printable(text) + "' is not an integer in " + std::to_string(low) +
+                              " .. " + std::to_string(high));
+        return value;
+    };
     plan p;
     try {
-        p.image_size = std::stoi(m.get("image-size"));
-        p.channels = std::stoi(m.get("channels"));
-        p.samples = std::stoi(m.get("samples"));
+        p.image_size = number("image-size", m.get("image-size"), 1, 4096);
+        p.channels = number("channels", m.get("channels"), 1, 3);
+        if (p.channels == 2) throw ilvr::error(damaged + "channels must be 1 or 3");
+        p.samples = number("samples", m.get("samples"), 1, std::numeric_limits<int>::max());
         p.unconditional = m.get("unconditional") == "yes";
         if (!p.unconditional) {
             std::string list = m.get("factors");
             for (std::size_t begin = 0; begin <= list.size();) {
                 const std::size_t comma = std::min(list.find(',', begin), list.size());
-                p.factors.push_back(std::stoi(list.substr(begin, comma - begin)));
+                p.factors.push_back(number("factors", list.substr(begin, comma - begin), 1, p.image_size));
                 begin = comma + 1;
             }
             p.kernel = ilvr::kernels::by_name(m.get("kernel"));
         }
-    } catch (const std::exception& e) {
-        throw ilvr::error("--assemble: '" + (folder / manifest_name).string() + "' is damaged (" + e.what() + ")");
+    } catch (const ilvr::error& e) {
+        const std::string message = e.what();
+        throw ilvr::error(message.rfind(damaged, 0) == 0 ? message : damaged + message);
     }
     if (!m.all("conditioning").empty())
         throw ilvr::error("--assemble: '" + folder.string() + "' holds a " + m.get("conditioning") +
@@ -788,29 +821,44 @@ inline void assemble(const options& o, std::ostream& out)
     p.out = folder;
     p.grid = o.grid.empty() ? folder / "grid.png" : std::filesystem::path(o.grid);
     const auto sums = m.all("reference"), paths = m.all("reference-path");
-    std::vector<ilvr::tensor> references;
-    for (std::size_t r = 0; r < sums.size() && r < paths.size(); ++r) {
+    if (sums.size() != paths.size() || (p.unconditional != sums.empty()))
+        throw ilvr::error(damaged + std::to_string(sums.size()) + " reference entries, " +
+                          std::to_string(paths.size()) + " reference-path entries");
+    for (std::size_t r = 0; r < sums.size(); ++r) {
         const auto space = sums[r].find(' ');
+        const std::string name = space == std::string::npos ? "" : sums[r].substr(space + 1);
+        if (space != 16 || name.empty() || safe_name(name) != name)
+            throw ilvr::error(damaged + "reference '" + printable(sums[r]) +
+                              "' is not a checksum and a folder name the tool makes");
         p.references.push_back(paths[r]);
-        p.names.push_back(sums[r].substr(space + 1));
+        p.names.push_back(name);
+    }
+    // Every sample is decoded and kept for the grid: the estimate comes first.
+    memory_estimate estimate = detail::estimate_memory(p, true);
+    estimate.add("sample files read", 4.0 * p.channels * p.image_size * p.image_size *
+                                          static_cast<double>(p.rows()) * p.samples);
+    estimate.check(0);
+    std::vector<ilvr::tensor> references;
+    for (std::size_t r = 0; r < sums.size(); ++r) {
         const loaded_reference loaded = load_reference(p, paths[r]);
-        if (hex64(loaded.checksum) != sums[r].substr(0, space))
+        if (hex64(loaded.checksum) != sums[r].substr(0, 16))
             throw ilvr::error("--assemble: reference '" + paths[r] + "' has changed since the job was sampled");
         references.push_back(loaded.image);
     }
     detail::check_outputs(p, {}, true);
     const folder_lock lock(folder, 0, 1);
     write_grid(p, references);
-    out << "grid: " << p.grid.string() << '\n' << std::flush;
+    out << "grid: " << printable(p.grid.string()) << '\n' << std::flush;
 }
 
-/// `message` on one line.
+/// `message` on one line, safe for a terminal: line breaks become spaces, other
+/// control characters are escaped (printable()).
 inline std::string one_line(std::string message)
 {
     std::replace(message.begin(), message.end(), '\n', ' ');
     std::replace(message.begin(), message.end(), '\r', ' ');
     while (!message.empty() && message.back() == ' ') message.pop_back();
-    return message;
+    return printable(message);
 }
 
 /// The program: parse, validate, run. Returns the exit code: 0 on success (and
@@ -844,11 +892,11 @@ inline int cli_main(std::vector<std::string> args, std::ostream& out, std::ostre
         const bool described = use_model_metadata(o, given_model_options::from(*app)).has_value();
         plan p = validate(o);
         p.self_described = described;
-        for (const std::string& warning : p.warnings) err << "ilvr: warning: " << warning << '\n' << std::flush;
+        for (const std::string& warning : p.warnings) err << "ilvr: warning: " << one_line(warning) << '\n' << std::flush;
         run(p, out, err, err_is_tty);
         return 0;
     } catch (const interrupted& e) {
-        err << "ilvr: " << e.what() << "; samples written so far are complete, --resume continues\n";
+        err << "ilvr: " << one_line(e.what()) << "; samples written so far are complete, --resume continues\n";
         return 128 + stop_signal.load();
     } catch (const std::exception& e) {
         err << "ilvr: error: " << one_line(e.what()) << '\n';

@@ -1,9 +1,12 @@
 // `ilvr --device cuda`: the device backend on the GPU; the network is run.hpp's
-// device::torch_denoiser (CUDA tensors handed over without copies).
+// device::torch_denoiser (CUDA tensors handed over without copies). The solver
+// and conditioner are the CPU path's (with_rule, with_conditioner of
+// sampling.hpp), run by ilvr::sampler with device::run_options. The same source
+// builds against the host system (tests/cli/test_device_path.cpp), where the
+// tests check that every option reaches this path.
 #include "run_cuda.hpp"
 
 #include <ilvr/device/sampler.hpp>
-#include <ilvr/sampler/ddim.hpp>
 
 namespace ilvr_cli {
 namespace {
@@ -27,36 +30,38 @@ struct indexed_philox {
     }
 };
 
-template <class Rule>
-bool sample(const Rule& rule, const cuda_model& network, const cuda_batch& b, ilvr::tensor& x,
-            const std::function<bool()>& on_step)
+/// The stream as the tool's std::function passes it: a cudaStream_t, or null on the host system.
+void* stream_pointer([[maybe_unused]] ilvr::device::stream s)
 {
-    const ilvr::device::vector<std::uint64_t> indices(b.indices->begin(), b.indices->end());
-    const indexed_philox noise{b.seed, ilvr::device::raw(indices), indices.size()};
-    auto model = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, cudaStream_t s) {
-        return network(in, t, s);
-    };
-    ilvr::device::tensor samples(x.shape());
-    const ilvr::device::sampler sampler(*b.process, rule);
-    auto callback = [&](const ilvr::step_event&) { return on_step(); };
-    bool finished = false;
-    if (b.references) {
-        ilvr::device::ilvr_conditioner cond(*b.references, b.options, static_cast<std::size_t>(x.shape().n));
-        finished = sampler.run(model, noise, samples, cond, callback);
-    } else {
-        finished = sampler.run(model, noise, samples, ilvr::device::no_conditioning{}, callback);
-    }
-    x = ilvr::device::download(samples);
-    return finished;
+#ifdef ILVR_DEVICE_CUDA
+    return s;
+#else
+    return nullptr;
+#endif
 }
 
 } // namespace
 
-bool sample_batch_cuda(const cuda_model& model, const cuda_batch& batch, ilvr::tensor& x,
+bool sample_batch_cuda(const cuda_model& network, const cuda_batch& b, ilvr::tensor& x,
                        const std::function<bool()>& on_step)
 {
-    if (batch.ddim) return sample(ilvr::ddim{.eta = batch.eta}, model, batch, x, on_step);
-    return sample(ilvr::ddpm{.variance = batch.variance}, model, batch, x, on_step);
+    const ilvr::device::vector<std::uint64_t> indices(b.indices->begin(), b.indices->end());
+    const indexed_philox noise{b.seed, ilvr::device::raw(indices), indices.size()};
+    auto model = [&](ilvr::tensor_view<const float> in, std::span<const std::int64_t> t, ilvr::device::stream s) {
+        return network(in, t, stream_pointer(s));
+    };
+    ilvr::device::tensor samples(x.shape());
+    auto callback = [&](const ilvr::step_event&) { return on_step(); };
+    const ilvr::device::run_options options{};
+    const bool finished = with_rule(b.sampling, [&](const auto& rule) {
+        const ilvr::sampler sampler(*b.process, rule);
+        if (!b.references) return sampler.run(model, noise, samples, ilvr::no_conditioning{}, callback, options);
+        return with_conditioner(b.sampling, model, *b.references, *b.mask, b.factor, [&](auto& cond) {
+            return sampler.run(model, noise, samples, cond, callback, options);
+        });
+    });
+    x = ilvr::device::download(samples);
+    return finished;
 }
 
 } // namespace ilvr_cli

@@ -44,9 +44,8 @@ inline model_output check_model_output(const shape4& in, const shape4& out, int 
 }
 
 /// The error of a denoiser that threw `what` at loop step `step` (its call
-/// `call` when a solver calls the network more than once a step): the words of
-/// checked_denoiser (sampler/solver.hpp), for the device sampler; the device
-/// tests compare the two backends' messages.
+/// `call` when a solver calls the network more than once a step), as
+/// checked_denoiser (sampler/solver.hpp) raises it on every backend.
 inline error denoiser_failed(int step, int timestep, const char* what, int call = 1)
 {
     return error("denoiser failed at step " + std::to_string(step)

@@ -5,8 +5,8 @@
 
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/denoiser.hpp>
-#include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
+#include <ilvr/exec.hpp>
 #include <ilvr/random.hpp>
 #include <ilvr/respacing.hpp>
 #include <ilvr/sampler/solver.hpp>
@@ -43,10 +43,14 @@ struct no_callback {
     void operator()(const step_event&) const {}
 };
 
-/// Options of one sampling run.
+/// Options of one sampling run on the CPU (device::run_options runs the same
+/// loop on the device).
 struct run_options {
     std::uint64_t first_sample = 0;  ///< index of the batch's first image in the whole job (noise keys)
     int threads = 1;                 ///< threads for the library's own work (needs OpenMP)
+
+    /// The backend the run's element work goes through.
+    cpu_exec exec() const { return {threads}; }
 };
 
 namespace detail {
@@ -106,36 +110,47 @@ concept mutable_samples = std::same_as<std::remove_cvref_t<S>, tensor_view<float
            { as_view(s) } -> std::same_as<tensor_view<float>>;
        });
 
-template <class C, class Noise>
-concept has_conditioner_prepare = requires(C& c, const shape4& shape, const respaced_schedule& process) {
+template <class C, class Noise, class Exec>
+concept has_conditioner_prepare = requires(C& c, const shape4& shape, const respaced_schedule& process, const Exec& e) {
+    c.prepare(shape, process, e);
+} || (std::same_as<Exec, cpu_exec> && requires(C& c, const shape4& shape, const respaced_schedule& process) {
     c.prepare(shape, process, 1);
-};
-template <class C, class Noise>
-concept has_conditioner_refine = requires(C& c, const step_info& info, tensor_view<float> x, const Noise& noise) {
+});
+template <class C, class Noise, class Exec>
+concept has_conditioner_refine = requires(C& c, const step_info& info, tensor_view<float> x, const Noise& noise, const Exec& e) {
+    c.refine(info, x, noise, e);
+} || (std::same_as<Exec, cpu_exec> && requires(C& c, const step_info& info, tensor_view<float> x, const Noise& noise) {
     c.refine(info, x, noise);
-};
+});
 
 /// Whether run()'s arguments satisfy every concept (the deduced types).
-template <class Model, class Noise, class Samples, class Cond, class Callback>
-inline constexpr bool run_arguments_ok = denoiser<std::remove_reference_t<Model>> && noise_source<Noise>
+template <class Model, class Noise, class Samples, class Cond, class Callback, class Exec = cpu_exec>
+inline constexpr bool run_arguments_ok = Exec::template calls<std::remove_reference_t<Model>> && Exec::template draws_from<Noise>
     && mutable_samples<Samples> && !std::is_const_v<std::remove_reference_t<Cond>>
-    && conditioner<std::remove_cvref_t<Cond>, Noise> && step_callback<Callback>;
+    && conditioner<std::remove_cvref_t<Cond>, Noise, Exec> && step_callback<Callback>;
 
 /// Reports the first argument of run() that misses its concept, as one
 /// static_assert naming the concept and the requirement. Always true.
-template <class Model, class Noise, class Samples, class Cond, class Callback>
+template <class Model, class Noise, class Samples, class Cond, class Callback, class Exec = cpu_exec>
 consteval bool diagnose_run()
 {
     using M = std::remove_reference_t<Model>;
     using C = std::remove_reference_t<Cond>;
-    if constexpr (!std::invocable<M&, tensor_view<const float>, std::span<const std::int64_t>>) {
+    if constexpr (!std::same_as<Exec, cpu_exec> && !Exec::template calls<M>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not a denoiser of this backend (on the "
+                                          "device: ilvr::device::denoiser, called with device memory)");
+    } else if constexpr (!std::same_as<Exec, cpu_exec> && !Exec::template draws_from<Noise>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the noise is not a noise source of this backend (on "
+                                          "the device: ilvr::device::philox_noise or a replay_noise's view())");
+    } else if constexpr (std::same_as<Exec, cpu_exec>
+                         && !std::invocable<M&, tensor_view<const float>, std::span<const std::int64_t>>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: it cannot be called as "
                                           "model(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)");
-    } else if constexpr (!denoiser<M>) {
+    } else if constexpr (std::same_as<Exec, cpu_exec> && !denoiser<M>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the model is not an ilvr::denoiser: what it returns is not "
                                           "viewable (return an ilvr::tensor, a tensor_view, or an Eigen or xtensor "
                                           "container with that backend's header included)");
-    } else if constexpr (!noise_source<Noise>) {
+    } else if constexpr (!Exec::template draws_from<Noise>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the noise is not an ilvr::noise_source: it cannot be "
                                           "called as noise(ilvr::noise_purpose, int step, std::uint64_t first_sample, "
                                           "ilvr::tensor_view<float> out) on a const object");
@@ -146,10 +161,14 @@ consteval bool diagnose_run()
     } else if constexpr (std::is_const_v<C>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is const: its prepare() and refine() "
                                           "update its buffers, so pass it as a non-const object");
-    } else if constexpr (!has_conditioner_prepare<C, Noise>) {
+    } else if constexpr (!std::same_as<Exec, cpu_exec> && !exec_conditioner<C, Noise, Exec>) {
+        static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner runs on the CPU only: write its prepare "
+                                          "and refine as templates taking the exec (docs/sampling.md) to run it on "
+                                          "this backend");
+    } else if constexpr (!has_conditioner_prepare<C, Noise, Exec>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is not an ilvr::conditioner: it has no "
                                           "prepare(const ilvr::shape4&, const ilvr::respaced_schedule&, int threads)");
-    } else if constexpr (!has_conditioner_refine<C, Noise>) {
+    } else if constexpr (!has_conditioner_refine<C, Noise, Exec>) {
         static_assert(dependent_false<M>, "ilvr::sampler::run: the conditioner is not an ilvr::conditioner: it has no "
                                           "refine(const ilvr::step_info&, ilvr::tensor_view<float>, const Noise&) for "
                                           "this noise source");
@@ -200,14 +219,23 @@ public:
     /// cancelled. Throws ilvr::error on a bad denoiser output (shape, NaN/Inf),
     /// naming the step and, after the first, the call within it. Arguments that
     /// miss their concept fail to compile with one message naming it.
+    /// `options`: run_options on the CPU; device::run_options runs the same loop,
+    /// solver and conditioner on the device (samples, noise and the model's
+    /// memory then on the device: docs/cuda.md).
     template <class Model, class Noise, class Samples, class Conditioner = no_conditioning,
-              class Callback = no_callback>
+              class Callback = no_callback, class Options = run_options>
     bool run(Model&& model, const Noise& noise, Samples&& samples, Conditioner&& cond = {}, Callback&& callback = {},
-             run_options options = {}) const
+             Options options = {}) const
     {
-        static_assert(detail::diagnose_run<Model, Noise, Samples, Conditioner, Callback>());
-        if constexpr (valid_rule && detail::run_arguments_ok<Model, Noise, Samples, Conditioner, Callback>)
-            return run_view(model, noise, tensor_view<float>(as_view(samples)), cond, callback, options);
+        using Exec = decltype(options.exec());
+        static_assert(detail::diagnose_run<Model, Noise, Samples, Conditioner, Callback, Exec>());
+        static_assert(!valid_rule || solver<solver_type, Exec>,
+                      "ilvr::sampler::run: the solver runs on the CPU only: write its prepare and step as templates on "
+                      "the setup and the step (docs/sampling.md) to run it on this backend");
+        if constexpr (valid_rule && solver<solver_type, Exec>
+                      && detail::run_arguments_ok<Model, Noise, Samples, Conditioner, Callback, Exec>)
+            return run_view(model, noise, tensor_view<float>(as_view(samples)), cond, callback, options.first_sample,
+                            options.exec());
         else
             return false;
     }
@@ -219,51 +247,50 @@ private:
         else return solver_type(rule_);
     }
 
-    template <class Model, class Noise, class Conditioner, class Callback>
+    template <class Model, class Noise, class Conditioner, class Callback, class Exec>
     bool run_view(Model& model, const Noise& noise, tensor_view<float> samples, Conditioner& cond, Callback& callback,
-                  run_options options) const
+                  std::uint64_t first_sample, const Exec& exec) const
     {
+        const int threads = exec.threads;
         const shape4 shape = samples.shape();
         detail::require(shape.n >= 1 && shape.c >= 1 && shape.h >= 1 && shape.w >= 1,
                         "sampler: sample shape " + shape.to_string() + " is empty");
-        detail::require(options.threads >= 1, "sampler: threads must be >= 1");
-        cond.prepare(shape, process_, options.threads);
-        solver_type solver = make_solver();  // this run's own copy: its history starts empty
-        solver.prepare(solver_setup{shape, &process_, options.threads});
-        tensor x0(shape);
+        detail::require(threads >= 1, "sampler: threads must be >= 1");
         const int steps = static_cast<int>(process_.timesteps.size());
+        exec.check_noise(noise, first_sample, shape, steps);
+        detail::prepare_on(cond, shape, process_, exec);
+        solver_type solver = make_solver();  // this run's own copy: its history starts empty
+        solver.prepare(basic_solver_setup<Exec>{shape, &process_, threads, exec});
+        const buffer x0 = exec.allocate(shape);
 
-        using checked = checked_denoiser<std::remove_reference_t<Model>>;
-        checked network(model, options.threads);
+        using checked = checked_denoiser<std::remove_reference_t<Model>, Exec>;
+        checked network(model, exec);
         // The solver sees the network and the noise through two plain function
         // pointers: one indirect call per network call or noise draw.
         auto call = [](void* n, tensor_view<const float> x, int timestep, int step, int number) {
             return (*static_cast<checked*>(n))(x, timestep, step, number);
         };
-        auto draw = [](const void* n, int index, std::uint64_t first, int threads, tensor_view<float> z) {
-            const Noise& source = *static_cast<const Noise*>(n);
-            // per image, in parallel: draws are keyed by image, so the split does not matter
-            detail::parallel_for(z.shape().n, threads, [&](std::int64_t b, int) {
-                source(noise_purpose::proposal, index, first + static_cast<std::uint64_t>(b), z.batch(b, 1));
-            });
+        auto draw = [](const void* n, const Exec& e, int index, std::uint64_t first, tensor_view<float> z) {
+            e.fill_noise(*static_cast<const Noise*>(n), noise_purpose::proposal, index, first, z);
         };
 
-        noise(noise_purpose::initial, 0, options.first_sample, samples);
+        exec.fill_noise(noise, noise_purpose::initial, 0, first_sample, samples);
         for (int k = 0; k < steps; ++k) {
-            solver_step step(k, &process_, options.threads, options.first_sample, samples, x0.view(), &network, +call,
-                             &noise, +draw);
+            basic_solver_step<Exec> step(k, &process_, threads, exec, first_sample, samples, x0.view(), &network, +call,
+                                         &noise, +draw);
             solver.step(step);
             const int i = step.index(), tau = step.timestep();
             // The step landed on alpha_bar_prev[i]: the conditioner refines there.
-            cond.refine(step_info{i, tau, &process_, options.first_sample, options.threads}, samples, noise);
+            detail::refine_on(cond, step_info{i, tau, &process_, first_sample, threads}, samples, noise, exec);
 
             const step_event event{k, i, tau, samples, x0.view(), steps, network.calls()};
             if constexpr (std::is_same_v<std::invoke_result_t<Callback&, const step_event&>, bool>) {
-                if (!callback(event)) return false;
+                if (!callback(event)) return exec.synchronize(), false;
             } else {
                 callback(event);
             }
         }
+        exec.synchronize();
         return true;
     }
 

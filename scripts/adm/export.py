@@ -21,6 +21,7 @@ Other keys (architecture, create_model, weights_dtype, sampling) are recorded fo
 import hashlib
 import json
 import os
+import tempfile
 import zipfile
 from typing import Any, Dict, Optional
 
@@ -55,12 +56,23 @@ def make_metadata(image_size: int, channels: int, learn_sigma: bool, diffusion_s
 
 
 def save(module: torch.jit.ScriptModule, path: str, metadata: Dict[str, Any]) -> None:
-    """torch.jit.save with `ilvr.json`, written to a temporary file and renamed into place."""
+    """torch.jit.save with `ilvr.json`, written to a new temporary file beside `path`
+    (created exclusively under a random name, O_EXCL | O_NOFOLLOW: a link planted
+    there is never followed) and renamed into place."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp"
-    torch.jit.save(module, tmp, _extra_files={METADATA_FILE: json.dumps(metadata, indent=1, sort_keys=False)})
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".tmp-")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o644 & ~umask)  # mkstemp's 0600 would hide the model from other users
+        with os.fdopen(fd, "wb") as f:
+            torch.jit.save(module, f, _extra_files={METADATA_FILE: json.dumps(metadata, indent=1, sort_keys=False)})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def read_metadata(path: str) -> Optional[Dict[str, Any]]:

@@ -496,9 +496,13 @@ def machine():
 
 
 def git_state():
-    """Commit and modified tracked files, with read-only git commands (no index refresh)."""
+    """Commit and modified tracked files, with read-only git commands (no index refresh);
+    None and [] where there is no git or no repository (a source archive)."""
     def git(*a):
-        r = subprocess.run(["git", "--no-optional-locks", "-C", ROOT, *a], capture_output=True, text=True)
+        try:
+            r = subprocess.run(["git", "--no-optional-locks", "-C", ROOT, *a], capture_output=True, text=True)
+        except OSError:  # no git program
+            return None
         return r.stdout.rstrip("\n") if r.returncode == 0 else None
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": git("rev-parse", "HEAD"),

@@ -53,6 +53,18 @@ inline std::string read_bytes(const fs::path& path)
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// The bytes of a job's file as two runs of the same job must share them: a
+/// manifest without its "shards: K" line (the one thing a sharded run records
+/// differently), any other file as it is.
+inline std::string job_bytes(const fs::path& path)
+{
+    std::string bytes = read_bytes(path);
+    if (path.filename() != ilvr_cli::manifest_name) return bytes;
+    const auto at = bytes.find("\nshards: ");
+    if (at != std::string::npos) bytes.erase(at + 1, bytes.find('\n', at + 1) - at);
+    return bytes;
+}
+
 /// A file of the bundled model's folder.
 inline fs::path bundled(const std::string& name)
 {

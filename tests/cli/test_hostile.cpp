@@ -236,7 +236,7 @@ TEST_CASE("hostile: numbers are parsed exactly", "[cli][hostile]")
     require_one_line_error(run({"--factor", "2,"}), "--factor '2,': an empty item");
     require_one_line_error(run({"--factor", ",2"}), "an empty item");
     require_one_line_error(run({"--factor", "2,,4"}), "an empty item");
-    require_one_line_error(run({"--factor", ""}), "an empty item");
+    require_one_line_error(run({"--factor", ""}), "--factor '': an empty value");
     // (validated directly: the bundled model's metadata names its own T)
     CHECK_THROWS_WITH(ilvr_cli::validate(ilvr_cli::parse({"--timesteps", "2147483647"})),
                       Contains("--timesteps 2147483647: must be between 2 and 100000"));
@@ -500,12 +500,13 @@ TEST_CASE("hostile: shards split one reference's samples; --assemble writes the 
     REQUIRE(all_files_under(sharded) == all_files_under(whole));
     for (const auto& f : all_files_under(whole)) {
         INFO(f);
-        CHECK(read_bytes(sharded / f) == read_bytes(whole / f));
+        CHECK(job_bytes(sharded / f) == job_bytes(whole / f));
     }
+    CHECK_THAT(read_bytes(sharded / "ilvr-job.txt"), Contains("\nshards: 2\n"));
     require_one_line_error(run_cli({"--assemble", "--out", (tmp / "nothing").string()}), "holds no job manifest");
     // A shard given other options (a resubmitted task with a typo) never takes the folder over.
     require_one_line_error(job.run(sharded, {"--shard", "0/2", "--seed", "4"}), "a shard does not replace it");
-    CHECK(read_bytes(sharded / "ilvr-job.txt") == read_bytes(whole / "ilvr-job.txt"));
+    CHECK(job_bytes(sharded / "ilvr-job.txt") == job_bytes(whole / "ilvr-job.txt"));
 }
 
 TEST_CASE("hostile: --shard auto reads Slurm and MPI launchers' variables", "[cli][hostile]")

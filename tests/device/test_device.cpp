@@ -171,11 +171,12 @@ TEST_CASE("device phi_N matches the CPU's: every kernel, dividing and non-dividi
 
 namespace {
 
-/// One run on each path, same seed, network, rule and conditioning; returns the
-/// largest difference over every step's sample and x0 prediction.
-template <class Rule>
+/// One run on each path, same seed, network, solver and conditioner (made by
+/// `make(model)` for each path's network); returns the largest difference over
+/// every step's sample and x0 prediction, and checks the step counts and calls.
+template <class Rule, class Make>
 double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::shape4 shape, bool learned,
-                          const ilvr::tensor* reference, const ilvr::ilvr_options& options, std::uint64_t first)
+                          const Make& make, std::uint64_t first)
 {
     const auto process = ilvr::respace(linear1000(), respacing);
     std::vector<ilvr::tensor> cpu_samples, cpu_x0;
@@ -188,13 +189,9 @@ double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::
         cpu_x0.emplace_back(e.predicted_x0.shape(),
                             std::vector<float>(e.predicted_x0.data(), e.predicted_x0.data() + e.predicted_x0.size()));
     };
-    const ilvr::sampler cpu_sampler(process, rule);
-    if (reference) {
-        ilvr::ilvr_conditioner cond(*reference, options);
-        REQUIRE(cpu_sampler.run(cpu_model, ilvr::philox_noise(5), cpu, cond, keep, {.first_sample = first, .threads = 2}));
-    } else {
-        REQUIRE(cpu_sampler.run(cpu_model, ilvr::philox_noise(5), cpu, ilvr::no_conditioning{}, keep, {.first_sample = first}));
-    }
+    const ilvr::sampler sampler(process, rule);
+    auto cpu_cond = make(cpu_model);
+    REQUIRE(sampler.run(cpu_model, ilvr::philox_noise(5), cpu, cpu_cond, keep, {.first_sample = first, .threads = 2}));
 
     double worst = 0.0;
     ilvr::device::tensor dev(shape);
@@ -205,16 +202,23 @@ double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::
         worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(e.sample).values(), cpu_samples[k].values()));
         worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(e.predicted_x0).values(), cpu_x0[k].values()));
     };
-    const ilvr::device::sampler dev_sampler(process, rule);
-    const ilvr::device::philox_noise noise{5};
-    if (reference) {
-        ilvr::device::ilvr_conditioner cond(*reference, options, static_cast<std::size_t>(shape.n));
-        REQUIRE(dev_sampler.run(dev_model, noise, dev, cond, compare, {.first_sample = first}));
-    } else {
-        REQUIRE(dev_sampler.run(dev_model, noise, dev, ilvr::device::no_conditioning{}, compare, {.first_sample = first}));
-    }
+    auto dev_cond = make(dev_model);
+    REQUIRE(sampler.run(dev_model, ilvr::device::philox_noise{5}, dev, dev_cond, compare,
+                        ilvr::device::run_options{.first_sample = first}));
+    REQUIRE(cpu_counts.size() == process.timesteps.size());
     worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(dev).values(), cpu.values()));
     return worst;
+}
+
+/// As above with ILVR (reference given) or no conditioning.
+template <class Rule>
+double device_against_cpu(const Rule& rule, const std::string& respacing, ilvr::shape4 shape, bool learned,
+                          const ilvr::tensor* reference, const ilvr::ilvr_options& options, std::uint64_t first)
+{
+    if (!reference)
+        return device_against_cpu(rule, respacing, shape, learned, [](auto&) { return ilvr::no_conditioning{}; }, first);
+    return device_against_cpu(rule, respacing, shape, learned,
+                              [&](auto&) { return ilvr::ilvr_conditioner(*reference, options); }, first);
 }
 
 } // namespace
@@ -247,6 +251,59 @@ TEST_CASE("whole device runs reproduce the CPU runs", "[device]")
     {
         REQUIRE(device_against_cpu(ilvr::ddpm{}, "10", three, false, nullptr, n4, 0) <= run_tolerance);
     }
+}
+
+TEST_CASE("every solver with every conditioner: the device run is the CPU run", "[device][matrix]")
+{
+    require_device();
+    const ilvr::shape4 shape{2, 3, 16, 12};
+    const auto y = ilvr_test::normal_tensor({1, 3, 16, 12}, 21);
+    const auto ys = ilvr_test::normal_tensor({2, 3, 16, 12}, 22);
+    const auto grey = ilvr_test::normal_tensor({1, 1, 16, 12}, 23);
+    ilvr::tensor mask({1, 1, 16, 12}), soft({2, 3, 16, 12});
+    for (std::size_t e = 0; e < mask.size(); ++e) mask[e] = (e % 12) < 6 ? 1.0f : 0.0f;
+    for (std::size_t e = 0; e < soft.size(); ++e) soft[e] = static_cast<float>(e % 5) / 4.0f;
+    const ilvr::ilvr_options n4{.factor = 4, .range = ilvr::conditioning_range::respaced(1)};
+    const auto stages = ilvr::parse_factor_schedule("1000:500=4,500:0=2");
+    // Each maker builds the conditioner for one path's network (RePaint calls it).
+    const auto none = [](auto&) { return ilvr::no_conditioning{}; };
+    const auto ilvr_shared = [&](auto&) { return ilvr::ilvr_conditioner(y, n4); };
+    const auto ilvr_code = [&](auto&) {
+        return ilvr::ilvr_conditioner(ys, {3, ilvr::kernels::lanczos3, ilvr::conditioning_range::all(),
+                                           ilvr::reference_noise_level::reference_code});
+    };
+    const auto region = [&](auto&) { return ilvr::region_ilvr_conditioner(y, soft, {.factor = 2}); };
+    const auto inpaint = [&](auto&) { return ilvr::inpaint_conditioner(ys, mask); };
+    const auto repaint = [&](auto& model) {
+        using M = std::remove_reference_t<decltype(model)>;
+        return ilvr::repaint_conditioner<M>(model, ilvr::inpaint_conditioner(y, soft), {.jump = 2, .count = 3});
+    };
+    const auto colour = [&](auto&) { return ilvr::colourise_conditioner(grey); };
+    const auto colour_rgb = [&](auto&) { return ilvr::colourise_conditioner(ys); };
+    const auto schedule = [&](auto&) { return ilvr::factor_schedule_conditioner(y, stages); };
+    const auto composed = [&](auto&) {
+        return ilvr::compose(ilvr::ilvr_conditioner(y, n4), ilvr::inpaint_conditioner(ys, mask),
+                             ilvr::compose(ilvr::colourise_conditioner(grey)));
+    };
+    auto every_conditioner = [&](const auto& rule, const char* respacing, bool learned) {
+        for (std::uint64_t first : {0u, 5u}) {
+            INFO("first sample " << first << (learned ? ", learned range" : ""));
+            CHECK(device_against_cpu(rule, respacing, shape, learned, none, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, ilvr_shared, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, ilvr_code, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, region, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, inpaint, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, repaint, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, colour, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, colour_rgb, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, schedule, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, composed, first) <= run_tolerance);
+        }
+    };
+    SECTION("ddpm, fixed and learned variance") { every_conditioner(ilvr::ddpm{}, "8", false), every_conditioner(ilvr::ddpm{}, "8", true); }
+    SECTION("ddim, eta 0.5") { every_conditioner(ilvr::ddim{.eta = 0.5}, "ddim8", false); }
+    SECTION("dpmpp_2m") { every_conditioner(ilvr::dpmpp_2m{}, "8", false); }
+    SECTION("heun, clipped and not") { every_conditioner(ilvr::heun{}, "6", false), every_conditioner(ilvr::heun{false, false}, "6", true); }
 }
 
 namespace {
@@ -287,17 +344,16 @@ TEST_CASE("every golden ILVR trace on the device path, both noise-level modes", 
             const auto final_ = ilvr_test::golden(dir + mode + "/final");
             device_prior model;
             ilvr::device::tensor x(ref.shape());
-            ilvr::device::ilvr_conditioner cond(ref, {4, ilvr::kernels::cubic, ilvr::conditioning_range::respaced(5), level},
-                                                static_cast<std::size_t>(ref.shape().n));
+            ilvr::ilvr_conditioner cond(ref, {4, ilvr::kernels::cubic, ilvr::conditioning_range::respaced(5), level});
             // 1e-5 at every step, the bound of the CPU's golden test (same reasons:
             // this library filters y_a - x' once where the reference filters both).
             double worst = 0.0;
-            REQUIRE(ilvr::device::sampler(process, ilvr::ddpm{variance, true})
+            REQUIRE(ilvr::sampler(process, ilvr::ddpm{variance, true})
                         .run(model, replay.view(), x, cond, [&](const ilvr::step_event& ev) {
                             const auto want = slice(X, static_cast<std::size_t>(ev.step));
                             worst = std::max(worst, ilvr_test::max_abs_diff(ilvr::device::download(ev.sample).values(),
                                                                             want.values()));
-                        }));
+                        }, ilvr::device::run_options{}));
             CHECK(worst <= 1e-5);
             REQUIRE(ilvr_test::max_abs_diff(ilvr::device::download(x).values(), final_.floats()) <= 1e-5);
         }
@@ -343,7 +399,11 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
     const auto process = ilvr::respace(linear1000(), "10");
     const ilvr::shape4 shape{2, 3, 8, 8};
     const ilvr::sampler cpu(process, ilvr::ddpm{});
-    const ilvr::device::sampler dev(process, ilvr::ddpm{});
+    const ilvr::device::run_options on_device{};
+    // The device run of the CPU sampler `cpu`: the same loop with device::run_options.
+    auto dev_run = [&](auto& model, const auto& noise, ilvr::device::tensor& x, auto&& cond) {
+        return cpu.run(model, noise, x, cond, ilvr::no_callback{}, on_device);
+    };
     ilvr::tensor hx(shape);
     ilvr::device::tensor dx(shape);
 
@@ -358,7 +418,23 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
         const std::string want = message_of([&] { cpu.run(cpu_nan, ilvr::philox_noise(1), hx); });
         REQUIRE_THAT(want, Contains("NaN or Inf at step 3"));
         nan_from_step dev_nan{3, 0, {}};
-        REQUIRE(message_of([&] { dev.run(dev_nan, ilvr::device::philox_noise{1}, dx); }) == want);
+        REQUIRE(message_of([&] { dev_run(dev_nan, ilvr::device::philox_noise{1}, dx, ilvr::no_conditioning{}); }) == want);
+    }
+    SECTION("NaN at a solver's second call of a step: \"at step k, call c\"")
+    {
+        const ilvr::sampler heun_cpu(process, ilvr::heun{});
+        host_prior good;
+        auto cpu_nan = [&, calls = 0](ilvr::tensor_view<const float> x, std::span<const std::int64_t> t) mutable {
+            auto out = good(x, t);
+            if (calls++ >= 3) good.out[5] = std::numeric_limits<float>::quiet_NaN();
+            return out;
+        };
+        const std::string want = message_of([&] { heun_cpu.run(cpu_nan, ilvr::philox_noise(1), hx); });
+        REQUIRE_THAT(want, Contains("NaN or Inf at step 1, call 2"));
+        nan_from_step dev_nan{3, 0, {}};
+        REQUIRE(message_of([&] {
+            heun_cpu.run(dev_nan, ilvr::device::philox_noise{1}, dx, ilvr::no_conditioning{}, ilvr::no_callback{}, on_device);
+        }) == want);
     }
     SECTION("an output of the wrong shape")
     {
@@ -371,7 +447,7 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
         };
         const std::string want = message_of([&] { cpu.run(cpu_bad, ilvr::philox_noise(1), hx); });
         REQUIRE_THAT(want, Contains("fits neither eps"));
-        REQUIRE(message_of([&] { dev.run(dev_bad, ilvr::device::philox_noise{1}, dx); }) == want);
+        REQUIRE(message_of([&] { dev_run(dev_bad, ilvr::device::philox_noise{1}, dx, ilvr::no_conditioning{}); }) == want);
     }
     SECTION("a network that throws")
     {
@@ -384,7 +460,7 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
         };
         const std::string want = message_of([&] { cpu.run(cpu_throws, ilvr::philox_noise(1), hx); });
         REQUIRE_THAT(want, Contains("denoiser failed at step 0"));
-        REQUIRE(message_of([&] { dev.run(dev_throws, ilvr::device::philox_noise{1}, dx); }) == want);
+        REQUIRE(message_of([&] { dev_run(dev_throws, ilvr::device::philox_noise{1}, dx, ilvr::no_conditioning{}); }) == want);
     }
     SECTION("bad references, factors and ranges")
     {
@@ -395,27 +471,25 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
             ilvr::ilvr_conditioner c(ilvr::tensor(ref), n2);
             const std::string want = message_of([&] { cpu.run(cpu_model, ilvr::philox_noise(1), hx, c); });
             REQUIRE_THAT(want, Contains("does not fit samples"));
-            ilvr::device::ilvr_conditioner d(ilvr::tensor(ref), n2, 3);
-            REQUIRE(message_of([&] { dev.run(dev_model, ilvr::device::philox_noise{1}, dx, d); }) == want);
+            ilvr::ilvr_conditioner d(ilvr::tensor(ref), n2);
+            REQUIRE(message_of([&] { dev_run(dev_model, ilvr::device::philox_noise{1}, dx, d); }) == want);
         }
         const ilvr::ilvr_options nothing{.factor = 2, .range = ilvr::conditioning_range::respaced(9)};
         ilvr::ilvr_conditioner c(ilvr::tensor({1, 3, 8, 8}), nothing);
-        ilvr::device::ilvr_conditioner d(ilvr::tensor({1, 3, 8, 8}), nothing, 2);
+        ilvr::ilvr_conditioner d(ilvr::tensor({1, 3, 8, 8}), nothing);
         const std::string want = message_of([&] { cpu.run(cpu_model, ilvr::philox_noise(1), hx, c); });
         REQUIRE_THAT(want, Contains("leaves no step"));
-        REQUIRE(message_of([&] { dev.run(dev_model, ilvr::device::philox_noise{1}, dx, d); }) == want);
-        REQUIRE(message_of([] { ilvr::device::ilvr_conditioner(ilvr::tensor({1, 3, 8, 8}), {.factor = 9}, 1); }) ==
-                message_of([] { ilvr::ilvr_conditioner(ilvr::tensor({1, 3, 8, 8}), {.factor = 9}); }));
+        REQUIRE(message_of([&] { dev_run(dev_model, ilvr::device::philox_noise{1}, dx, d); }) == want);
         ilvr::device::tensor empty(ilvr::shape4{0, 3, 8, 8});
-        REQUIRE(message_of([&] { dev.run(dev_model, ilvr::device::philox_noise{1}, empty); }) ==
+        REQUIRE(message_of([&] { dev_run(dev_model, ilvr::device::philox_noise{1}, empty, ilvr::no_conditioning{}); }) ==
                 message_of([&] { ilvr::tensor e(ilvr::shape4{0, 3, 8, 8}); cpu.run(cpu_model, ilvr::philox_noise(1), e); }));
     }
     SECTION("a callback cancels after the same step")
     {
         device_prior model;
         int seen = 0;
-        REQUIRE_FALSE(dev.run(model, ilvr::device::philox_noise{1}, dx, ilvr::device::no_conditioning{},
-                              [&](const ilvr::step_event& e) { return ++seen, e.step < 4; }));
+        REQUIRE_FALSE(cpu.run(model, ilvr::device::philox_noise{1}, dx, ilvr::no_conditioning{},
+                              [&](const ilvr::step_event& e) { return ++seen, e.step < 4; }, on_device));
         REQUIRE(seen == 5);
     }
 }

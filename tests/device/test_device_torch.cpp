@@ -47,8 +47,9 @@ TEST_CASE("the bundled model sampled on the device path matches the CPU path", "
 
     ilvr::device::tensor dev(cpu.shape());
     ilvr::device::torch_denoiser model(module);
-    ilvr::device::ilvr_conditioner dev_cond(reference, options, 2);
-    REQUIRE(ilvr::device::sampler(process, ilvr::ddpm{}).run(model, ilvr::device::philox_noise{3}, dev, dev_cond));
+    ilvr::ilvr_conditioner dev_cond(reference, options);
+    REQUIRE(ilvr::sampler(process, ilvr::ddpm{}).run(model, ilvr::device::philox_noise{3}, dev, dev_cond,
+                                                     ilvr::no_callback{}, ilvr::device::run_options{}));
     // 1e-5: the same module on the same inputs; measured here, the two agree bitwise.
     REQUIRE(ilvr_test::max_abs_diff(ilvr::device::download(dev).values(), cpu.values()) <= 1e-5);
 }

@@ -282,6 +282,13 @@ TEST_CASE("save_png writes atomically and leaves nothing behind on failure", "[i
     CHECK(!fs::exists(missing));
     CHECK(dir.names() == std::vector<std::string>{"out.png"});
 
+    // A batch: refused in save_png's own name, saying how to write each image.
+    ilvr::tensor batch({2, 3, 8, 8});
+    require_error([&] { ilvr::save_png(dir / "batch.png", batch); }, {"save_png: ", "takes one image", "batch(i, 1)"});
+    CHECK(dir.names() == std::vector<std::string>{"out.png"});
+    ilvr::save_png(dir / "second.png", batch.view().batch(1, 1));
+    fs::remove(dir / "second.png");
+
     // The destination is a folder: the rename fails, the temporary is removed.
     fs::create_directory(dir / "taken.png");
     require_error([&] { ilvr::save_png(dir / "taken.png", a); }, {"taken.png", "rename"});

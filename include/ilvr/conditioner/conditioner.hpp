@@ -2,6 +2,7 @@
 // ILVR is one; inpainting masks or colourisation projections plug in the same way.
 #pragma once
 
+#include <ilvr/exec.hpp>
 #include <ilvr/random.hpp>
 #include <ilvr/respacing.hpp>
 #include <ilvr/tensor.hpp>
@@ -30,22 +31,64 @@ concept noise_source = requires(const N& n, tensor_view<float> out) {
     n(noise_purpose::initial, 0, std::uint64_t{0}, out);
 };
 
-/// A conditioner is told the batch shape, process and thread count once (prepare,
-/// where it may allocate and must validate), then refines the proposal x'_{i} in place after
-/// every step. It draws its own noise from the sampler's source.
+namespace detail {
+
+/// A conditioner written once for every backend: prepare and refine take the
+/// run's exec (cpu_exec, device::exec) and do their element work through it.
+template <class C, class Noise, class Exec>
+concept exec_conditioner = requires(C& c, const shape4& shape, const respaced_schedule& process, const step_info& info,
+                                    tensor_view<float> proposal, const Noise& noise, const Exec& exec) {
+    c.prepare(shape, process, exec);
+    c.refine(info, proposal, noise, exec);
+};
+
+/// A CPU conditioner: prepare(shape, process, threads), refine(info, proposal, noise).
 template <class C, class Noise>
-concept conditioner = noise_source<Noise> && requires(C& c, const shape4& shape, const respaced_schedule& process,
-                                                      const step_info& info, tensor_view<float> proposal,
-                                                      const Noise& noise) {
+concept cpu_conditioner = requires(C& c, const shape4& shape, const respaced_schedule& process, const step_info& info,
+                                   tensor_view<float> proposal, const Noise& noise) {
     c.prepare(shape, process, 1);
     c.refine(info, proposal, noise);
 };
 
+/// Prepares `c` for a run on `exec` (a CPU conditioner with exec's threads).
+template <class C, class Exec>
+void prepare_on(C& c, const shape4& shape, const respaced_schedule& process, const Exec& exec)
+{
+    if constexpr (requires { c.prepare(shape, process, exec); }) c.prepare(shape, process, exec);
+    else c.prepare(shape, process, exec.threads);
+}
+
+/// Refines with `c` on `exec`.
+template <class C, class Noise, class Exec>
+void refine_on(C& c, const step_info& info, tensor_view<float> proposal, const Noise& noise, const Exec& exec)
+{
+    if constexpr (requires { c.refine(info, proposal, noise, exec); }) c.refine(info, proposal, noise, exec);
+    else c.refine(info, proposal, noise);
+}
+
+} // namespace detail
+
+/// A conditioner is told the batch shape, process and backend once (prepare,
+/// where it may allocate and must validate), then refines the proposal x'_{i} in
+/// place after every step. It draws its own noise from the sampler's source.
+/// Written against the exec (prepare(shape, process, exec), refine(info, x,
+/// noise, exec): the library's conditioners, docs/sampling.md) it runs on every
+/// backend; a CPU conditioner (prepare(shape, process, threads), refine(info, x,
+/// noise)) on the CPU.
+template <class C, class Noise, class Exec = cpu_exec>
+concept conditioner = detail::exec_conditioner<C, Noise, Exec>
+    || (std::same_as<Exec, cpu_exec> && noise_source<Noise> && detail::cpu_conditioner<C, Noise>);
+
 /// Unconditional sampling.
 struct no_conditioning {
-    void prepare(const shape4&, const respaced_schedule&, int) {}
-    template <class Noise>
-    void refine(const step_info&, tensor_view<float>, const Noise&)
+    /// Nothing to check.
+    template <class Exec>
+    void prepare(const shape4&, const respaced_schedule&, const Exec&)
+    {
+    }
+    /// Leaves the proposal as it is.
+    template <class Noise, class Exec = cpu_exec>
+    void refine(const step_info&, tensor_view<float>, const Noise&, const Exec& = {})
     {
     }
 };

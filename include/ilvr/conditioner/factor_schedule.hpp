@@ -68,9 +68,10 @@ public:
     }
 
     /// Prepares every stage and checks that no step belongs to two stages.
-    void prepare(const shape4& batch, const respaced_schedule& process, int threads)
+    template <class Exec>
+    void prepare(const shape4& batch, const respaced_schedule& process, const Exec& exec)
     {
-        for (auto& s : stages_) s.prepare(batch, process, threads);
+        for (auto& s : stages_) s.prepare(batch, process, exec);
         for (std::size_t i = 0; i < process.timesteps.size(); ++i) {
             int owners = 0;
             for (const auto& s : stages_) owners += s.options().range.contains(static_cast<int>(i), process.timesteps[i]);
@@ -82,11 +83,11 @@ public:
     }
 
     /// Refines with the stage that owns this step, if any.
-    template <class Noise>
-    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise)
+    template <class Noise, class Exec>
+    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise, const Exec& exec)
     {
         for (auto& s : stages_)
-            if (s.options().range.contains(info.index, info.timestep)) return s.refine(info, proposal, noise);
+            if (s.options().range.contains(info.index, info.timestep)) return s.refine(info, proposal, noise, exec);
     }
 
     /// The factor of respaced step i (0 when it runs free).

@@ -30,8 +30,9 @@ namespace ilvr {
 template <class Conditioner>
 class final_projection {
 public:
-    /// Wraps `conditioner` (moved in) with `rounds` >= 1 rounds at the last step.
-    final_projection(Conditioner conditioner, int rounds) : inner_(std::move(conditioner)), rounds_(rounds)
+    /// Wraps `conditioner` (moved in; Conditioner may be a reference type, then it is referred to)
+    /// with `rounds` >= 1 rounds at the last step.
+    final_projection(Conditioner conditioner, int rounds) : inner_(std::forward<Conditioner>(conditioner)), rounds_(rounds)
     {
         detail::require(rounds >= 1, "final projection: rounds must be >= 1, got " + std::to_string(rounds));
     }

@@ -61,12 +61,27 @@ public:
     const tensor& reference() const { return reference_; }
 
     /// Checks the batch against the reference and the range against the process;
-    /// allocates the work buffer once.
-    void prepare(const shape4& batch, const respaced_schedule& process, int threads)
+    /// allocates the work buffer and builds phi_N on the run's backend, once.
+    template <class Exec>
+    void prepare(const shape4& batch, const respaced_schedule& process, const Exec& exec)
     {
         check(batch, process);
-        residual_ = tensor(batch);
-        filter_->set_threads(threads);
+        residual_ = exec.allocate(batch);
+        reference_run_ = exec.upload(reference_);
+        if (!region_.values().empty()) region_run_ = exec.upload(region_);
+        phi_ = exec.make_filter(*filter_, batch.planes());
+    }
+
+    /// prepare on the CPU with `threads` threads.
+    void prepare(const shape4& batch, const respaced_schedule& process, int threads)
+    {
+        prepare(batch, process, cpu_exec{threads});
+    }
+    /// refine on the CPU with info.threads threads.
+    template <class Noise>
+    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise)
+    {
+        refine(info, proposal, noise, cpu_exec{info.threads});
     }
 
     /// Throws ilvr::error unless the reference fits the batch, the factor the
@@ -82,45 +97,82 @@ public:
     }
 
     /// Refines the proposal in place if step `info.index` is in the range.
-    template <class Noise>
-    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise)
+    template <class Noise, class Exec>
+    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise, const Exec& exec)
     {
         if (!options_.range.contains(info.index, info.timestep)) return;
         const auto& s = info.process->schedule;
         const double a = detail::reference_level(s, info.index, options_.level);
-        const auto sqrt_a = static_cast<float>(std::sqrt(a)), sqrt_1ma = static_cast<float>(std::sqrt(1.0 - a));
-
-        tensor_view<float> residual = residual_.view();
         const shape4 shape = proposal.shape();
         const std::size_t per_image = shape.image_size();
-        const bool shared = reference_.shape().n == 1;
-        const float* y = reference_.data();
-        // Per image: draw e (keyed by the image, so the split does not matter), then
-        // overwrite it with the residual.
-        detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
-            noise(noise_purpose::reference, info.index, info.first_sample + static_cast<std::uint64_t>(b),
-                  residual.batch(b, 1));
+        tensor_view<float> r = residual_.view();
+        // Per image: draw e into r (keyed by the image, so the split does not
+        // matter), then overwrite it with the residual.
+        exec.for_each_block_after_noise(noise, noise_purpose::reference, info.index, info.first_sample, r, per_image,
+                                        residual_block{static_cast<float>(std::sqrt(a)), static_cast<float>(std::sqrt(1.0 - a)),
+                                                       reference_run_.data(), reference_.shape().n == 1, proposal.data(),
+                                                       r.data(), per_image});
+        phi_(r, r);
+        if (region_.values().empty()) {
+            exec.for_each_block(shape.n, per_image, add_block{proposal.data(), r.data(), per_image});
+        } else {
+            const shape4 m = region_.shape();
+            exec.for_each_block(shape.n, per_image,
+                                add_in_region_block{proposal.data(), r.data(), region_run_.data(), per_image,
+                                                    shape.plane_size(), m.n == 1 ? 0 : m.image_size(), m.c == 1});
+        }
+    }
+
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
+    // r = (sqrt(a) y + sqrt(1-a) e) - x' on elements [e0, e1) of image b, e read from r.
+    struct residual_block {
+        float sqrt_a, sqrt_1ma;
+        const float* y;
+        bool shared;  // one reference for the batch
+        const float* x;
+        float* r;
+        std::size_t per_image;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
             const auto off = static_cast<std::size_t>(b) * per_image;
             const float* yb = y + (shared ? 0 : off);
-            float* r = residual.data() + off;
-            const float* x = proposal.data() + off;
-            // Scalars copied: captured by reference they might alias r, blocking vectorisation.
+            float* rb = r + off;
+            const float* xb = x + off;
+            // Scalars copied: read through the functor they might alias r, blocking vectorisation.
             const float sa = sqrt_a, s1ma = sqrt_1ma;
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e) r[e] = ilvr_residual(sa, s1ma, yb[e], r[e], x[e]);
-            });
-        });
-        (*filter_)(residual, residual);
-        if (!region_.values().empty()) return add_in_region(proposal, residual, info.threads);
-        detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
+            for (std::size_t e = e0; e < e1; ++e) rb[e] = ilvr_residual(sa, s1ma, yb[e], rb[e], xb[e]);
+        }
+    };
+    // x += r.
+    struct add_block {
+        float* x;
+        const float* r;
+        std::size_t per_image;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
             const auto off = static_cast<std::size_t>(b) * per_image;
-            float* x = proposal.data() + off;
-            const float* r = residual.data() + off;
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e) x[e] += r[e];
-            });
-        });
-    }
+            float* xb = x + off;
+            const float* rb = r + off;
+            for (std::size_t e = e0; e < e1; ++e) xb[e] += rb[e];
+        }
+    };
+    // x += m * r, the mask broadcast over images (mask_image 0) and channels (one_channel).
+    struct add_in_region_block {
+        float* x;
+        const float* r;
+        const float* mask;
+        std::size_t per_image, plane, mask_image;
+        bool one_channel;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            const float* mb = mask + static_cast<std::size_t>(b) * mask_image;
+            for (std::size_t e = e0; e < e1; ++e) x[off + e] += mb[one_channel ? e % plane : e] * r[off + e];
+        }
+    };
 
 protected:
     /// For region_ilvr_conditioner: the refinement is weighted by `region`
@@ -136,29 +188,12 @@ protected:
 private:
     static tensor checked(tensor reference) { return detail::copy_reference(std::move(reference), "ilvr"); }
 
-    // x += m * r, the mask broadcast over images (n = 1) and channels (c = 1).
-    void add_in_region(tensor_view<float> proposal, tensor_view<const float> residual, int threads) const
-    {
-        const shape4 shape = proposal.shape(), m = region_.shape();
-        const std::size_t plane = static_cast<std::size_t>(shape.h * shape.w), per_image = shape.image_size();
-        detail::parallel_for(shape.n, threads, [&](std::int64_t b, int) {
-            const auto off = static_cast<std::size_t>(b) * per_image;
-            const float* mask = region_.data() + (m.n == 1 ? 0 : static_cast<std::size_t>(b) * m.image_size());
-            for (std::int64_t c = 0; c < shape.c; ++c) {
-                const std::size_t pc = static_cast<std::size_t>(c) * plane;
-                const float* mc = mask + (m.c == 1 ? 0 : pc);
-                float* x = proposal.data() + off + pc;
-                const float* r = residual.data() + off + pc;
-                for (std::size_t e = 0; e < plane; ++e) x[e] += mc[e] * r[e];
-            }
-        });
-    }
-
     tensor reference_;
     ilvr_options options_;
-    std::optional<low_pass> filter_;
-    tensor residual_;
-    tensor region_;  // empty: the whole image
+    std::optional<low_pass> filter_;  // the host filter: validates the factor against the image
+    tensor region_;                   // empty: the whole image
+    buffer reference_run_, region_run_, residual_;  // in the run's memory
+    filter phi_;                                    // phi_N on the run's backend
 };
 
 } // namespace ilvr

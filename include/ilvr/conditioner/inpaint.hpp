@@ -12,6 +12,7 @@
 #include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/sampler/ddpm.hpp>
+#include <ilvr/sampler/solver.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -49,56 +50,98 @@ public:
     const inpaint_options& options() const { return options_; }
 
     /// Checks the reference and the mask against the samples and the range against the process.
-    void prepare(const shape4& batch, const respaced_schedule& process, int)
+    template <class Exec>
+    void prepare(const shape4& batch, const respaced_schedule& process, const Exec& exec)
     {
         detail::require_fits("inpaint", "reference", reference_.shape(), batch);
         detail::require_fits("inpaint", "mask", mask_.shape(), batch, 1);
         options_.range.check(process);
-        noise_ = tensor(batch);
+        noise_ = exec.allocate(batch);
+        reference_run_ = exec.upload(reference_);
+        mask_run_ = exec.upload(mask_);
     }
 
     /// Refines in place if step `info.index` is in the range.
-    template <class Noise>
-    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise)
+    template <class Noise, class Exec>
+    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise, const Exec& exec)
     {
         if (options_.range.contains(info.index, info.timestep))
-            replace_known(info, info.index, noise_purpose::reference, proposal, noise);
+            replace_known(info, info.index, noise_purpose::reference, proposal, noise, exec);
     }
 
 protected:
     /// x = m y_a + (1 - m) x at the level of respaced index `index`, e drawn as `purpose`.
-    template <class Noise>
-    void replace_known(const step_info& info, int index, noise_purpose purpose, tensor_view<float> x_all,
-                       const Noise& noise)
+    template <class Noise, class Exec>
+    void replace_known(const step_info& info, int index, noise_purpose purpose, tensor_view<float> x,
+                       const Noise& noise, const Exec& exec)
     {
         const double a = detail::reference_level(info.process->schedule, index, options_.level);
-        const auto sa = static_cast<float>(std::sqrt(a)), s1ma = static_cast<float>(std::sqrt(1.0 - a));
-        const shape4 shape = x_all.shape(), r = reference_.shape(), m = mask_.shape();
-        const std::size_t plane = shape.plane_size(), per_image = shape.image_size();
-        tensor_view<float> e_all = noise_.view();
-        detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
-            noise(purpose, index, info.first_sample + static_cast<std::uint64_t>(b), e_all.batch(b, 1));
-            const auto ub = static_cast<std::size_t>(b);
-            const float* y = reference_.data() + (r.n == 1 ? 0 : ub * r.image_size());
-            const float* mb = mask_.data() + (m.n == 1 ? 0 : ub * m.image_size());
-            const float* e = e_all.data() + ub * per_image;
-            float* x = x_all.data() + ub * per_image;
-            for (std::int64_t c = 0; c < shape.c; ++c) {
-                const std::size_t pc = static_cast<std::size_t>(c) * plane;
-                const float* mc = mb + (m.c == 1 ? 0 : pc);
-                for (std::size_t p = 0; p < plane; ++p) {
-                    const float known = sa * y[pc + p] + s1ma * e[pc + p];
-                    x[pc + p] = mc[p] * known + (1.0f - mc[p]) * x[pc + p];
-                }
-            }
-        });
+        const shape4 shape = x.shape(), r = reference_.shape(), m = mask_.shape();
+        const std::size_t per_image = shape.image_size();
+        exec.for_each_block_after_noise(
+            noise, purpose, index, info.first_sample, noise_.view(), per_image,
+            replace_block{static_cast<float>(std::sqrt(a)), static_cast<float>(std::sqrt(1.0 - a)), reference_run_.data(),
+                          mask_run_.data(), noise_.data(), x.data(), per_image, shape.plane_size(),
+                          r.n == 1 ? 0 : r.image_size(), m.n == 1 ? 0 : m.image_size(), m.c == 1});
     }
+
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
+    // x = m (sqrt(a) y + sqrt(1-a) e) + (1 - m) x on elements [e0, e1) of image b;
+    // the reference broadcast over images (ref_image 0), the mask over images
+    // (mask_image 0) and channels (one_channel).
+    struct replace_block {
+        float sqrt_a, sqrt_1ma;
+        const float* y;
+        const float* mask;
+        const float* e;
+        float* x;
+        std::size_t per_image, plane, ref_image, mask_image;
+        bool one_channel;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto ub = static_cast<std::size_t>(b);
+            const float* yb = y + ub * ref_image;
+            const float* mb = mask + ub * mask_image;
+            const float* eb = e + ub * per_image;
+            float* xb = x + ub * per_image;
+            for (std::size_t k = e0; k < e1; ++k) {
+                const float mk = mb[one_channel ? k % plane : k];
+                const float known = sqrt_a * yb[k] + sqrt_1ma * eb[k];
+                xb[k] = mk * known + (1.0f - mk) * xb[k];
+            }
+        }
+    };
 
 private:
     tensor reference_, mask_;
     inpaint_options options_;
-    tensor noise_;
+    buffer noise_, reference_run_, mask_run_;  // in the run's memory
 };
+
+namespace detail {
+
+/// RePaint's renoising, x = keep x + add z: q(x_{i+jump} | x_i). Outside
+/// repaint_conditioner: CUDA kernels cannot name a type nested in a template
+/// instantiated with a local type (a lambda network).
+struct renoise_block {
+    float keep, add;
+    float* x;
+    const float* z;
+    std::size_t per_image;
+
+    ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+    {
+        const auto off = static_cast<std::size_t>(b) * per_image;
+        float* xb = x + off;
+        const float* zb = z + off;
+        const float k = keep, a = add;
+        for (std::size_t e = e0; e < e1; ++e) xb[e] = k * xb[e] + a * zb[e];
+    }
+};
+
+} // namespace detail
 
 /// RePaint's resampling: after the step that lands on respaced level i, with
 /// i a multiple of `jump` and i + jump < K, the sample is noised forward to the
@@ -114,8 +157,9 @@ struct repaint_options {
 /// for the repeated steps (the sampler calls it once per step), so it holds a
 /// reference to the same denoiser; the repeated steps are ancestral DDPM steps
 /// whichever sampler runs the first pass. Pass k >= 1 draws its noise from stream
-/// k of this conditioner, so it never repeats a draw of the first pass.
-template <denoiser Model>
+/// k of this conditioner, so it never repeats a draw of the first pass. Model is
+/// a denoiser of the run's backend (on the device: device::denoiser).
+template <class Model>
 class repaint_conditioner : public inpaint_conditioner {
 public:
     /// `model` must outlive the conditioner; `rule` is the DDPM step of the repeated steps.
@@ -131,18 +175,20 @@ public:
     const repaint_options& resampling() const { return options_; }
 
     /// Checks as inpainting does; allocates the step buffers.
-    void prepare(const shape4& batch, const respaced_schedule& process, int threads)
+    template <class Exec>
+    void prepare(const shape4& batch, const respaced_schedule& process, const Exec& exec)
     {
-        inpaint_conditioner::prepare(batch, process, threads);
-        z_ = tensor(batch);
+        inpaint_conditioner::prepare(batch, process, exec);
+        z_ = exec.allocate(batch);
+        x0_ = exec.allocate(batch);
         t_.assign(static_cast<std::size_t>(batch.n), 0);
     }
 
     /// Replaces the known region, then resamples the block that ends at this step.
-    template <class Noise>
-    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise)
+    template <class Noise, class Exec>
+    void refine(const step_info& info, tensor_view<float> proposal, const Noise& noise, const Exec& exec)
     {
-        inpaint_conditioner::refine(info, proposal, noise);
+        inpaint_conditioner::refine(info, proposal, noise, exec);
         const int i = info.index, j = options_.jump;
         const int steps = static_cast<int>(info.process->timesteps.size());
         if (options_.count == 1 || i % j != 0 || i + j >= steps) return;
@@ -152,67 +198,50 @@ public:
         const auto keep = static_cast<float>(std::sqrt(to / from)), add = static_cast<float>(std::sqrt(1.0 - to / from));
         for (int pass = 1; pass < options_.count; ++pass) {
             const auto stream = static_cast<std::uint32_t>(pass);
-            draw(info, with_stream(noise_purpose::renoise, stream), i, noise);
-            for (std::size_t e = 0; e < proposal.size(); ++e) proposal.data()[e] = keep * proposal.data()[e] + add * z_[e];
+            exec.fill_noise(noise, with_stream(noise_purpose::renoise, stream), i, info.first_sample, z_.view());
+            const std::size_t per_image = proposal.shape().image_size();
+            exec.for_each_block(proposal.shape().n, per_image,
+                                detail::renoise_block{keep, add, proposal.data(), z_.data(), per_image});
             for (int k = i + j - 1; k >= i; --k) {
-                step(info, k, with_stream(noise_purpose::proposal, stream), proposal, noise);
+                step(info, k, with_stream(noise_purpose::proposal, stream), proposal, noise, exec);
                 step_info at = info;
                 at.index = k;
                 at.timestep = info.process->timesteps[static_cast<std::size_t>(k)];
                 if (inpaint_conditioner::options().range.contains(k, at.timestep))
-                    replace_known(at, k, with_stream(noise_purpose::reference, stream), proposal, noise);
+                    replace_known(at, k, with_stream(noise_purpose::reference, stream), proposal, noise, exec);
             }
         }
     }
 
 private:
-    template <class Noise>
-    void draw(const step_info& info, noise_purpose purpose, int index, const Noise& noise)
-    {
-        tensor_view<float> z = z_.view();
-        detail::parallel_for(z.shape().n, info.threads, [&](std::int64_t b, int) {
-            noise(purpose, index, info.first_sample + static_cast<std::uint64_t>(b), z.batch(b, 1));
-        });
-    }
-
-    // One ancestral DDPM step at respaced index k, with the sampler's checks on the model's output.
-    template <class Noise>
-    void step(const step_info& info, int k, noise_purpose purpose, tensor_view<float> x, const Noise& noise)
+    // One ancestral DDPM step at respaced index k (apply_step, the sampler's
+    // step), with the sampler's checks on the model's output.
+    template <class Noise, class Exec>
+    void step(const step_info& info, int k, noise_purpose purpose, tensor_view<float> x, const Noise& noise,
+              const Exec& exec)
     {
         const int tau = info.process->timesteps[static_cast<std::size_t>(k)];
         std::fill(t_.begin(), t_.end(), std::int64_t{tau});
         const std::string where = "repaint step " + std::to_string(k);
         decltype(auto) out = [&]() -> decltype(auto) {
             try {
-                return (*model_)(tensor_view<const float>(x), std::span<const std::int64_t>(t_));
+                return exec.invoke(*model_, tensor_view<const float>(x), std::span<const std::int64_t>(t_));
             } catch (const std::exception& e) {
                 throw error("denoiser failed at " + where + " (timestep " + std::to_string(tau) + "): " + e.what());
             }
         }();
         const tensor_view<const float> eps = as_view(out);
         const model_output kind = detail::check_model_output(x.shape(), eps.shape(), k);
-        detail::check_finite(eps, k, tau, info.threads);
+        exec.check_finite(eps, k, tau, 1);
         const step_coefficients c = rule_.coefficients(info.process->schedule, k);
-        if (c.noise) draw(info, purpose, k, noise);
-        const shape4 shape = x.shape();
-        const std::size_t per_image = shape.image_size();
-        const bool learned = kind == model_output::eps_and_v;
-        detail::parallel_for(shape.n, info.threads, [&](std::int64_t b, int) {
-            const auto off = static_cast<std::size_t>(b) * per_image;
-            const float* eb = eps.data() + off * (learned ? 2 : 1);
-            const float* vb = learned ? eb + per_image : eb;
-            float* xb = x.data() + off;
-            for (std::size_t e = 0; e < per_image; ++e) {
-                const float x0 = predict_x0(c, xb[e], eb[e]);
-                xb[e] = ddpm::proposal(c, xb[e], x0, vb[e], c.noise ? z_[off + e] : 0.0f, learned);
-            }
-        });
+        if (c.noise) exec.fill_noise(noise, purpose, k, info.first_sample, z_.view());
+        apply_step(exec, rule_, c, x, eps, kind, z_.view(), x0_.view());
     }
 
     Model* model_;
     repaint_options options_;
     ddpm rule_;
-    tensor z_;
+    buffer z_, x0_;  // in the run's memory
     std::vector<std::int64_t> t_;
 };
 

@@ -1,15 +1,16 @@
-// The device backend's kernels, as functors of one index that
-// device::for_each_index runs (a GPU thread per index, or the host's threads).
-// Each applies the per-element functions the CPU loops apply (step_math.hpp,
-// tap_sum.hpp, random.hpp), so both backends share one copy of every formula.
-// Element loops go four at a time: one Philox block gives four normals.
+// The device backend's own kernels, as functors of one index that
+// device::for_each_index runs (a GPU thread per index, or the host's threads):
+// noise draws (four elements an index: one Philox block gives four normals) and
+// phi_N's separable passes, and the NaN/Inf scan of a network output, each
+// applying the functions the CPU applies
+// (random.hpp, tap_sum.hpp). The steps and refinements are the solvers' and
+// conditioners' own block functors, run by device::exec.
 #pragma once
 
 #include <ilvr/config.hpp>
 #include <ilvr/device/system.hpp>
 #include <ilvr/random.hpp>
 #include <ilvr/resample/tap_sum.hpp>
-#include <ilvr/sampler/step_math.hpp>
 
 #include <cstdint>
 
@@ -48,68 +49,6 @@ struct fill_noise {
         for (std::uint64_t k = 0; k < 4; ++k) {
             const std::uint64_t e = 4ull * at.block + k;
             if (e < per_image) out[at.image * per_image + e] = z[k];
-        }
-    }
-};
-
-/// One sampler step with its proposal noise drawn in place: x0 = predict_x0(x, eps),
-/// x <- rule.proposal(x, x0, v, z); x0 kept. model_out holds eps [B, C, H, W]
-/// or eps and v [B, 2C, H, W] (`learned`). Index over images x blocks.
-template <class Rule, class Noise>
-struct step {
-    Rule rule;
-    step_coefficients c;
-    float* x;
-    const float* model_out;
-    bool learned;
-    float* x0;
-    Noise noise;
-    int index;
-    std::uint64_t first, per_image;
-
-    ILVR_HOST_DEVICE void operator()(std::int64_t id) const
-    {
-        const block_index at = split(id, per_image);
-        float z[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        if (c.noise) noise.block(noise_purpose::proposal, index, first + at.image, at.block, z);
-        const std::uint64_t stride = learned ? 2 * per_image : per_image;
-        for (std::uint64_t k = 0; k < 4; ++k) {
-            const std::uint64_t e = 4ull * at.block + k;
-            if (e >= per_image) break;
-            const std::uint64_t i = at.image * per_image + e;
-            const float eps = model_out[at.image * stride + e];
-            const float v = learned ? model_out[at.image * stride + per_image + e] : 0.0f;
-            const float p = predict_x0(c, x[i], eps);
-            x0[i] = p;
-            x[i] = rule.proposal(c, x[i], p, v, z[k], learned);
-        }
-    }
-};
-
-/// The ILVR residual with its reference noise drawn in place:
-/// r = (sqrt(a) y + sqrt(1-a) e) - x'. y is one image shared by the batch when
-/// `shared`, else one per image. Index over images x blocks.
-template <class Noise>
-struct ilvr_residual {
-    float sqrt_a, sqrt_1ma;
-    const float* y;
-    bool shared;
-    const float* x;
-    float* r;
-    Noise noise;
-    int index;
-    std::uint64_t first, per_image;
-
-    ILVR_HOST_DEVICE void operator()(std::int64_t id) const
-    {
-        const block_index at = split(id, per_image);
-        float e[4];
-        noise.block(noise_purpose::reference, index, first + at.image, at.block, e);
-        for (std::uint64_t k = 0; k < 4; ++k) {
-            const std::uint64_t el = 4ull * at.block + k;
-            if (el >= per_image) break;
-            const std::uint64_t i = at.image * per_image + el;
-            r[i] = ilvr::ilvr_residual(sqrt_a, sqrt_1ma, y[(shared ? 0 : at.image * per_image) + el], e[k], x[i]);
         }
     }
 };
@@ -168,16 +107,14 @@ struct add {
     ILVR_HOST_DEVICE void operator()(std::int64_t i) const { out[i] = a[i] + b[i]; }
 };
 
-/// Records in *first_bad the smallest loop step whose denoiser output holds NaN
-/// or Inf. Index over the output's elements.
+/// Clears *finite (to 0) if out holds NaN or Inf. Index over the output's elements.
 struct find_nonfinite {
     const float* out;
-    int step;
-    int* first_bad;
+    int* finite;
 
     ILVR_HOST_DEVICE void operator()(std::int64_t id) const
     {
-        if (!is_finite(out[id])) atomic_min(first_bad, step);
+        if (!is_finite(out[id])) atomic_min(finite, 0);
     }
 };
 

@@ -58,6 +58,16 @@ struct replay_view {
         for (std::uint64_t k = 0; k < 4; ++k) out[k] = 4ull * j + k < per_image ? base[first + k] : 0.0f;
     }
 
+    /// Throws ilvr::error, as ilvr::replay_noise does, for draws the recordings do
+    /// not hold (a conditioner stream other than 0, RePaint's renoising); host side.
+    void check_purpose(noise_purpose purpose) const
+    {
+        detail::require(stream_of(purpose) == 0 && kind_of(purpose) != noise_purpose::renoise, [&] {
+            return "replay_noise: no recorded draws for conditioner noise stream " + std::to_string(stream_of(purpose))
+                   + " (recordings hold the sampler's and one conditioner's draws)";
+        });
+    }
+
     /// Throws ilvr::error unless the draws cover images first .. first + images - 1
     /// of `per_image` elements for respaced steps 0 .. steps - 1 (host side, before the run).
     void check(std::uint64_t first, std::uint64_t images, std::uint64_t image_size, int process_steps) const

@@ -23,7 +23,7 @@
 
 namespace ilvr::device {
 
-/// A module_denoiser as a device denoiser: device::sampler calls it with device
+/// A module_denoiser as a device denoiser: a device run calls it with device
 /// memory and its stream. The module must be where that memory is
 /// (module_options::device: torch::kCPU on the host system, the current CUDA
 /// device on CUDA). Holds a reference: keep the module_denoiser alive.

@@ -3,6 +3,7 @@
 // Ref: docs/spec.md section 6.5. Component ilvr::image.
 #pragma once
 
+#include <ilvr/detail/atomic_file.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/resample/kernel.hpp>
 #include <ilvr/resample/resizer.hpp>
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -26,12 +26,6 @@
 #include <system_error>
 #include <utility>
 #include <vector>
-
-#if defined(_WIN32)
-#include <process.h>
-#else
-#include <unistd.h>
-#endif
 
 namespace ilvr {
 
@@ -267,15 +261,22 @@ inline std::vector<std::uint8_t> to_u8(tensor_view<const float> image)
 }
 
 /// Writes one image ([1, C, H, W], C = 1 or 3; pass image.batch(i, 1) for one image of
-/// a batch) as an 8-bit PNG, converted by to_u8. The file appears atomically: the PNG
-/// is written to `<name>.tmp-<pid>-<k>` in the destination folder and renamed over
-/// the destination, so readers see the old file or the whole new one, never a part.
-/// On any failure the temporary is removed, the destination is left as it was, and
-/// ilvr::error names the file and the reason. (No fsync: a power cut may lose it.)
+/// a batch) as an 8-bit PNG, converted by to_u8; a batch of several images is refused
+/// (write each with its own name). The file appears atomically: the PNG is written to
+/// a new `<name>.tmp-<pid>-<random>` in the destination folder, created exclusively
+/// (a link planted there is never followed), and renamed over the destination, so
+/// readers see the old file or the whole new one, never a part
+/// (detail::write_file_atomically). On any failure the temporary is removed, the
+/// destination is left as it was, and ilvr::error names the file and the reason.
+/// (No fsync: a power cut may lose it.)
 inline void save_png(const std::filesystem::path& path, tensor_view<const float> image)
 {
-    const std::vector<std::uint8_t> pixels = to_u8(image);
     const shape4 s = image.shape();
+    detail::require(s.n == 1, [&] {
+        return "save_png: " + detail::quoted(path) + ": takes one image [1, C, H, W], got a batch " + s.to_string() +
+            " (write image i as image.batch(i, 1), each to its own file)";
+    });
+    const std::vector<std::uint8_t> pixels = to_u8(image);
     detail::require(s.w <= std::numeric_limits<int>::max() / (3 * 4) && s.h <= std::numeric_limits<int>::max(),
                     [&] { return "save_png: " + detail::quoted(path) + ": image too large for PNG"; });
     detail::require(path.has_filename(), [&] { return "save_png: " + detail::quoted(path) + ": no file name"; });
@@ -299,30 +300,8 @@ inline void save_png(const std::filesystem::path& path, tensor_view<const float>
     const int ok = stbi_write_png_to_func(&sink::append, &png, w, h, c, pixels.data(), w * c);
     detail::require(ok != 0 && !png.failed, [&] { return "save_png: " + detail::quoted(path) + ": PNG encoding failed"; });
 
-#if defined(_WIN32)
-    const auto pid = static_cast<long long>(_getpid());
-#else
-    const auto pid = static_cast<long long>(getpid());
-#endif
-    static std::atomic<unsigned long long> counter{0};
-    std::filesystem::path temporary = path;
-    temporary += ".tmp-" + std::to_string(pid) + "-" + std::to_string(counter.fetch_add(1));
-
-    auto fail = [&](const std::string& reason) {
-        std::error_code ignored;
-        std::filesystem::remove(temporary, ignored);
-        throw error("save_png: " + detail::quoted(path) + ": " + reason);
-    };
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        if (!out) fail("cannot create " + detail::quoted(temporary) + " (does the folder exist and is it writable?)");
-        out.write(png.bytes.data(), static_cast<std::streamsize>(png.bytes.size()));
-        out.close();
-        if (!out) fail("write to " + detail::quoted(temporary) + " failed (disk full?)");
-    }
-    std::error_code ec;
-    std::filesystem::rename(temporary, path, ec);
-    if (ec) fail("cannot rename the temporary file into place: " + ec.message());
+    const std::string_view bytes(png.bytes.data(), png.bytes.size());
+    detail::write_file_atomically(path, bytes, "save_png");
 }
 
 /// The reference preparation of the ILVR code (docs/spec.md section 6.5) for

@@ -44,14 +44,16 @@ struct dpmpp_2m {
     explicit dpmpp_2m(bool clip) : clip_denoised(clip) {}
 
     /// Allocates the history buffer; the history starts empty.
-    void prepare(const solver_setup& setup)
+    template <class Exec>
+    void prepare(const basic_solver_setup<Exec>& setup)
     {
-        previous_ = tensor(setup.shape);
+        previous_ = setup.allocate(setup.shape);
         has_previous_ = false;
     }
 
     /// One step: a call at the current level, then the multistep update.
-    void step(solver_step& s)
+    template <class Exec>
+    void step(basic_solver_step<Exec>& s)
     {
         const int i = s.index();
         const auto& sched = s.process().schedule;
@@ -75,35 +77,52 @@ struct dpmpp_2m {
                 w_prev = -1.0 / (2.0 * r);
             }
         }
-        const auto fcx = static_cast<float>(c_x), fcd = static_cast<float>(c_d);
-        const auto fnow = static_cast<float>(w_now), fprev = static_cast<float>(w_prev);
-        const bool clip = clip_denoised, second = w_prev != 0.0;
         const std::size_t per_image = s.sample().shape().image_size();
-        tensor_view<float> x = s.sample(), x0 = s.predicted_x0(), prev = previous_.view();
-        detail::parallel_for(x.shape().n, s.threads(), [&](std::int64_t b, int) {
-            const std::size_t off = static_cast<std::size_t>(b) * per_image;
-            float* xb = x.data() + off;
-            float* x0b = x0.data() + off;
-            float* pb = prev.data() + off;
-            const float* eps = out.eps(b);
-            const float sr = sqrt_recip, srm1 = sqrt_recipm1, cx = fcx, cd = fcd, wn = fnow, wp = fprev;
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e) {
-                    float d = sr * xb[e] - srm1 * eps[e];
-                    if (clip) d = d < -1.0f ? -1.0f : (d > 1.0f ? 1.0f : d);
-                    x0b[e] = d;
-                    const float data = second ? wn * d + wp * pb[e] : d;
-                    xb[e] = cx * xb[e] + cd * data;
-                    pb[e] = d;
-                }
-            });
-        });
+        const update_block f{sqrt_recip, sqrt_recipm1, static_cast<float>(c_x),
+                             static_cast<float>(c_d), static_cast<float>(w_now), static_cast<float>(w_prev),
+                             clip_denoised, w_prev != 0.0, s.sample().data(), s.predicted_x0().data(), previous_.data(),
+                             out.values.data(), per_image,
+                             out.values.shape().image_size()};
+        s.exec().for_each_block(s.sample().shape().n, per_image, f);
         previous_h_ = h;
         has_previous_ = true;
     }
 
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
+    // The multistep update of elements [e0, e1) of image b: x0 (clipped if asked),
+    // D from it and the previous x0, x = c_x x + c_d D; x0 becomes the history.
+    struct update_block {
+        float sqrt_recip, sqrt_recipm1, c_x, c_d, w_now, w_prev;
+        bool clip, second;
+        float* x;
+        float* x0;
+        float* previous;
+        const float* eps;  // eps [B, C, H, W] (a v after it is skipped: image stride 2 C H W)
+        std::size_t per_image, eps_stride;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            float* xb = x + off;
+            float* x0b = x0 + off;
+            float* pb = previous + off;
+            const float* eb = eps + static_cast<std::size_t>(b) * eps_stride;
+            const float sr = sqrt_recip, srm1 = sqrt_recipm1, cx = c_x, cd = c_d, wn = w_now, wp = w_prev;
+            const bool cl = clip, sec = second;
+            for (std::size_t e = e0; e < e1; ++e) {
+                float d = sr * xb[e] - srm1 * eb[e];
+                if (cl) d = d < -1.0f ? -1.0f : (d > 1.0f ? 1.0f : d);
+                x0b[e] = d;
+                const float data = sec ? wn * d + wp * pb[e] : d;
+                xb[e] = cx * xb[e] + cd * data;
+                pb[e] = d;
+            }
+        }
+    };
+
 private:
-    tensor previous_;  // x0 of the previous step
+    buffer previous_;  // x0 of the previous step
     double previous_h_ = 0.0;
     bool has_previous_ = false;
 };

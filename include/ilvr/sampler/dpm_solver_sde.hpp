@@ -98,17 +98,19 @@ struct dpmpp_2m_sde {
     }
 
     /// Checks eta, allocates the history and noise buffers; the history starts empty.
-    void prepare(const solver_setup& setup)
+    template <class Exec>
+    void prepare(const basic_solver_setup<Exec>& setup)
     {
         detail::require(std::isfinite(eta) && eta >= 0.0,
                         "dpmpp_2m_sde: eta must be finite and >= 0, got " + std::to_string(eta));
-        previous_ = tensor(setup.shape);
-        z_ = tensor(setup.shape);
+        previous_ = setup.allocate(setup.shape);
+        z_ = setup.allocate(setup.shape);
         has_previous_ = false;
     }
 
     /// One step: a call at the current level, the step's noise, the multistep update.
-    void step(solver_step& s)
+    template <class Exec>
+    void step(basic_solver_step<Exec>& s)
     {
         const int i = s.index();
         const auto& sched = s.process().schedule;
@@ -116,31 +118,45 @@ struct dpmpp_2m_sde {
         const dpmpp_sde_coefficients c = coefficients(sched, i, s.steps(), has_previous_, previous_h_);
         if (c.noise) s.proposal_noise(z_.view());
         const std::size_t per_image = s.sample().shape().image_size();
-        tensor_view<float> x = s.sample(), x0 = s.predicted_x0(), prev = previous_.view(), z = z_.view();
-        detail::parallel_for(x.shape().n, s.threads(), [&](std::int64_t b, int) {
-            const std::size_t off = static_cast<std::size_t>(b) * per_image;
-            float* xb = x.data() + off;
-            float* x0b = x0.data() + off;
-            float* pb = prev.data() + off;
-            const float* zb = z.data() + off;
-            const float* eps = out.eps(b);
-            const dpmpp_sde_coefficients cc = c;  // a local copy: through a reference it could alias the stores
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e) {
-                    const float d = predict_x0(cc.x0, xb[e], eps[e]);
-                    x0b[e] = d;
-                    xb[e] = dpmpp_sde_proposal(cc, xb[e], d, pb[e], zb[e]);
-                    pb[e] = d;
-                }
-            });
-        });
+        const update_block f{c, s.sample().data(), s.predicted_x0().data(), previous_.data(), z_.data(),
+                             out.values.data(), per_image, out.values.shape().image_size()};
+        s.exec().for_each_block(s.sample().shape().n, per_image, f);
         previous_h_ = step_size(sched, i);
         has_previous_ = true;
     }
 
+    // The element work as a block functor (public: the CUDA kernels that run it name its type).
+    // Elements [e0, e1) of image b: x0 (clipped if asked), then dpmpp_sde_proposal; x0 becomes the history.
+    struct update_block {
+        dpmpp_sde_coefficients c;
+        float* x;
+        float* x0;
+        float* previous;
+        const float* z;
+        const float* eps;  // eps [B, C, H, W] (a v after it is skipped: image stride 2 C H W)
+        std::size_t per_image, eps_stride;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            float* xb = x + off;
+            float* x0b = x0 + off;
+            float* pb = previous + off;
+            const float* zb = z + off;
+            const float* eb = eps + static_cast<std::size_t>(b) * eps_stride;
+            const dpmpp_sde_coefficients cc = c;  // a local copy: through a reference it could alias the stores
+            for (std::size_t e = e0; e < e1; ++e) {
+                const float d = predict_x0(cc.x0, xb[e], eb[e]);
+                x0b[e] = d;
+                xb[e] = dpmpp_sde_proposal(cc, xb[e], d, pb[e], zb[e]);
+                pb[e] = d;
+            }
+        }
+    };
+
 private:
-    tensor previous_;  // x0 of the previous step
-    tensor z_;         // this step's proposal noise
+    buffer previous_;  // x0 of the previous step
+    buffer z_;         // this step's proposal noise
     double previous_h_ = 0.0;
     bool has_previous_ = false;
 };

@@ -35,14 +35,16 @@ struct heun {
     explicit heun(bool clip, bool lower_final = true) : clip_denoised(clip), lower_order_final(lower_final) {}
 
     /// Allocates the two work buffers.
-    void prepare(const solver_setup& setup)
+    template <class Exec>
+    void prepare(const basic_solver_setup<Exec>& setup)
     {
-        slope_ = tensor(setup.shape);
-        euler_ = tensor(setup.shape);
+        slope_ = setup.allocate(setup.shape);
+        euler_ = setup.allocate(setup.shape);
     }
 
     /// One step: Euler to the landing level, then Heun's correction there.
-    void step(solver_step& s)
+    template <class Exec>
+    void step(basic_solver_step<Exec>& s)
     {
         const int i = s.index();
         const auto& sched = s.process().schedule;
@@ -61,48 +63,28 @@ struct heun {
         const auto carry = static_cast<float>(std::sqrt(abp / ab));
         const auto euler_gain = static_cast<float>(std::sqrt(abp) * (sigma_next - sigma));
         const network_output first = s.network(s.sample(), s.timestep());
-        detail::parallel_for(x.shape().n, s.threads(), [&](std::int64_t b, int) {
-            const std::size_t off = static_cast<std::size_t>(b) * per_image;
-            const float* eps = first.eps(b);
-            float* xb = x.data() + off;
-            float* x0b = x0.data() + off;
-            float* db = slope.data() + off;
-            float* eb = (last ? x : euler).data() + off;
-            const float sc = scale, sg = fsigma, rs = recip_sigma, cy = carry, g = euler_gain;
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e)
-                    slope_and_x0(sc * xb[e], eps[e], sg, rs, clip, db[e], x0b[e]);
-                for (std::size_t e = 0; e < per_image; ++e) eb[e] = clean ? x0b[e] : cy * xb[e] + g * db[e];
-            });
-        });
+        s.exec().for_each_block(x.shape().n, per_image,
+                                euler_block{scale, fsigma, recip_sigma, carry, euler_gain, clip, clean, x.data(), x0.data(),
+                                            slope.data(), (last ? x : euler).data(), first.values.data(), per_image,
+                                            first.values.shape().image_size()});
         if (last) return;
 
         const auto next_scale = static_cast<float>(1.0 / std::sqrt(abp));
         const auto fsigma_next = static_cast<float>(sigma_next), recip_next = static_cast<float>(1.0 / sigma_next);
         const auto half_gain = static_cast<float>(0.5 * std::sqrt(abp) * (sigma_next - sigma));
         const int tau_next = s.process().timesteps[t - 1];
-        const network_output second = s.network(euler_.view(), tau_next);
-        detail::parallel_for(x.shape().n, s.threads(), [&](std::int64_t b, int) {
-            const std::size_t off = static_cast<std::size_t>(b) * per_image;
-            const float* eps = second.eps(b);
-            float* xb = x.data() + off;
-            const float* db = slope.data() + off;
-            const float* eb = euler.data() + off;
-            const float sc = next_scale, sg = fsigma_next, rs = recip_next, cy = carry, g = half_gain;
-            detail::vectorised([&]() ILVR_ALWAYS_INLINE {
-                for (std::size_t e = 0; e < per_image; ++e) {
-                    float d2 = 0.0f, unused = 0.0f;
-                    slope_and_x0(sc * eb[e], eps[e], sg, rs, clip, d2, unused);
-                    xb[e] = cy * xb[e] + g * (db[e] + d2);
-                }
-            });
-        });
+        const network_output second = s.network(euler, tau_next);
+        s.exec().for_each_block(x.shape().n, per_image,
+                                correction_block{next_scale, fsigma_next, recip_next, carry, half_gain, clip, x.data(),
+                                                 slope.data(), euler.data(), second.values.data(), per_image,
+                                                 second.values.shape().image_size()});
     }
 
-private:
+public:
+    // The element work as block functors (public: the CUDA kernels that run them name their types).
     // x0 = x~ - sigma eps, clamped if asked; the slope is eps, or (x~ - x0) / sigma
     // where the clamp moved x0.
-    ILVR_ALWAYS_INLINE static void slope_and_x0(float xt, float eps, float sigma, float recip_sigma, bool clip,
+    ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE static void slope_and_x0(float xt, float eps, float sigma, float recip_sigma, bool clip,
                                                 float& slope, float& x0)
     {
         const float raw = xt - sigma * eps;
@@ -111,7 +93,63 @@ private:
         slope = kept == raw ? eps : (xt - kept) * recip_sigma;
     }
 
-    tensor slope_, euler_;
+    // The Euler step on elements [e0, e1) of image b: the slope and x0 at the
+    // current level, then the Euler sample (into x on the last step, else euler).
+    struct euler_block {
+        float scale, sigma, recip_sigma, carry, gain;
+        bool clip, clean;
+        float* x;
+        float* x0;
+        float* slope;
+        float* euler;
+        const float* eps;
+        std::size_t per_image, eps_stride;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            const float* eb = eps + static_cast<std::size_t>(b) * eps_stride;
+            float* xb = x + off;
+            float* x0b = x0 + off;
+            float* db = slope + off;
+            float* ub = euler + off;
+            const float sc = scale, sg = sigma, rs = recip_sigma, cy = carry, g = gain;
+            const bool cl = clip, cn = clean;
+            for (std::size_t e = e0; e < e1; ++e) slope_and_x0(sc * xb[e], eb[e], sg, rs, cl, db[e], x0b[e]);
+            for (std::size_t e = e0; e < e1; ++e) ub[e] = cn ? x0b[e] : cy * xb[e] + g * db[e];
+        }
+    };
+
+    // Heun's correction on elements [e0, e1) of image b: the slope at the Euler
+    // sample, then the trapezoid from x.
+    struct correction_block {
+        float scale, sigma, recip_sigma, carry, half_gain;
+        bool clip;
+        float* x;
+        const float* slope;
+        const float* euler;
+        const float* eps;
+        std::size_t per_image, eps_stride;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            const auto off = static_cast<std::size_t>(b) * per_image;
+            const float* eb = eps + static_cast<std::size_t>(b) * eps_stride;
+            float* xb = x + off;
+            const float* db = slope + off;
+            const float* ub = euler + off;
+            const float sc = scale, sg = sigma, rs = recip_sigma, cy = carry, g = half_gain;
+            const bool cl = clip;
+            for (std::size_t e = e0; e < e1; ++e) {
+                float d2 = 0.0f, unused = 0.0f;
+                slope_and_x0(sc * ub[e], eb[e], sg, rs, cl, d2, unused);
+                xb[e] = cy * xb[e] + g * (db[e] + d2);
+            }
+        }
+    };
+
+private:
+    buffer slope_, euler_;
 };
 
 } // namespace ilvr

@@ -1,6 +1,7 @@
 // LibTorch adapter: a TorchScript module as an ilvr denoiser (component ilvr::torch).
 #pragma once
 
+#include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/tensor.hpp>
 
@@ -272,6 +273,9 @@ private:
     {
         module_.eval();
         if (options_.threads > 0) at::set_num_threads(options_.threads);
+        // The library's parallel loops warn once if they and LibTorch's pool would
+        // oversubscribe the machine (detail::check_threads).
+        detail::other_runtime_threads.store(at::get_num_threads(), std::memory_order_relaxed);
     }
 
     ::torch::jit::Module module_;
