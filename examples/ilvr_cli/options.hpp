@@ -97,8 +97,10 @@ struct options {
     std::string kernel = "cubic";
     std::string noise_level = "paper";
     std::string sampler = "ddpm";
-    double eta = 0.0;
+    std::optional<double> eta;              ///< unset: 0 for ddim, 1 for dpm++2m-sde
     std::string variance = "small";
+    std::string precision = "fp32";         ///< the network's arithmetic: fp32|bf16
+    int final_projection = 0;               ///< rounds of refine + clamp after the last step; 0 = off
     int samples = 4;
     int batch = 8;
     std::uint64_t seed = 0;
@@ -228,9 +230,19 @@ inline std::unique_ptr<CLI::App> make_app(options& o)
     app->add_option("--noise-level", o.noise_level, "reference noised to the proposal's level (paper) or one step "
                                                     "noisier (reference-code): paper|reference-code")
         ->capture_default_str();
-    app->add_option("--sampler", o.sampler, "ddpm|ddim|dpm++2m|heun (heun: 2 network calls a step)")
+    app->add_option("--sampler", o.sampler, "ddpm|ddim|dpm++2m|dpm++2m-sde|heun (heun: 2 network calls a step)")
         ->capture_default_str();
-    detail::add_number(*app, "--eta", o.eta, "DDIM stochasticity (--sampler ddim only)");
+    app->add_option_function<std::string>(
+           "--eta", [&o](const std::string& text) { o.eta = detail::parse_number<double>("--eta", text); },
+           "noise scale of --sampler ddim (default 0) or dpm++2m-sde (default 1: the SDE; 0: dpm++2m)")
+        ->type_name("FLOAT");
+    detail::add_number(*app, "--final-projection", o.final_projection,
+                       "after the last step, ROUNDS rounds of the ILVR refinement and a clamp to [-1, 1] "
+                       "(faithfulness of few-step samplers, docs/sampling.md); 0 = off")
+        ->type_name("ROUNDS");
+    app->add_option("--precision", o.precision, "the network's arithmetic on the CPU: fp32|bf16 (bf16: autocast, "
+                                                "needs a CPU with AVX512-BF16 or AMX)")
+        ->capture_default_str();
     app->add_option("--variance", o.variance, "DDPM fixed variance: small|large (ignored with --learn-sigma)")
         ->capture_default_str();
     detail::add_number(*app, "--samples", o.samples, "samples K per reference and factor");
@@ -314,8 +326,10 @@ struct plan {
     ilvr::resampling_kernel kernel = ilvr::kernels::cubic;
     ilvr::reference_noise_level level = ilvr::reference_noise_level::paper;
     bool ddim = false;
-    std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m or heun
-    double eta = 0.0;
+    std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m, dpm++2m-sde or heun
+    double eta = 0.0;              ///< ddim's or dpm++2m-sde's noise scale
+    bool bf16 = false;             ///< the network under bfloat16 autocast (--precision bf16)
+    int final_projection = 0;      ///< --final-projection rounds (0: none)
     ilvr::fixed_variance variance = ilvr::fixed_variance::small;
     int samples = 4, batch = 8;
     std::uint64_t seed = 0;
@@ -753,13 +767,24 @@ inline plan validate(const options& o)
     if (o.noise_level == "paper") p.level = ilvr::reference_noise_level::paper;
     else if (o.noise_level == "reference-code") p.level = ilvr::reference_noise_level::reference_code;
     else fail("--noise-level '" + o.noise_level + "': expected paper or reference-code");
-    if (o.sampler != "ddpm" && o.sampler != "ddim" && o.sampler != "dpm++2m" && o.sampler != "heun")
-        fail("--sampler '" + o.sampler + "': expected ddpm, ddim, dpm++2m or heun");
+    if (o.sampler != "ddpm" && o.sampler != "ddim" && o.sampler != "dpm++2m" && o.sampler != "dpm++2m-sde"
+        && o.sampler != "heun")
+        fail("--sampler '" + o.sampler + "': expected ddpm, ddim, dpm++2m, dpm++2m-sde or heun");
     p.sampler = o.sampler;
     p.ddim = o.sampler == "ddim";
-    if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) fail("--eta " + std::to_string(o.eta) + ": must be finite and >= 0");
-    if (o.eta != 0.0 && !p.ddim) fail("--eta applies to --sampler ddim only");
-    p.eta = o.eta;
+    const bool sde = o.sampler == "dpm++2m-sde";
+    p.eta = o.eta.value_or(sde ? 1.0 : 0.0);
+    if (!(p.eta >= 0.0) || !std::isfinite(p.eta)) fail("--eta " + std::to_string(p.eta) + ": must be finite and >= 0");
+    if (o.eta && *o.eta != 0.0 && !p.ddim && !sde) fail("--eta applies to --sampler ddim and dpm++2m-sde only");
+    if (p.cuda && sde) fail("--device cuda: --sampler dpm++2m-sde runs on the CPU only (for now)");
+    if (o.precision != "fp32" && o.precision != "bf16")
+        fail("--precision '" + o.precision + "': expected fp32 or bf16");
+    p.bf16 = o.precision == "bf16";
+    if (o.final_projection < 0 || o.final_projection > 1000)
+        fail("--final-projection " + std::to_string(o.final_projection) + ": must be 0 .. 1000");
+    p.final_projection = o.final_projection;
+    if (p.bf16 && p.cuda) fail("--precision bf16 runs on the CPU only (--device cpu)");
+    if (p.final_projection > 0 && p.cuda) fail("--final-projection runs on the CPU only (for now)");
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
     else fail("--variance '" + o.variance + "': expected small or large");
@@ -784,6 +809,10 @@ inline plan validate(const options& o)
             fail("reference '" + file.string() + "': another reference has the same name '" + p.names.back() +
                  "' (its samples would overwrite each other)");
     }
+
+    if (p.final_projection > 0 && (p.conditioning != plan::mode::ilvr || p.unconditional))
+        fail("--final-projection applies to ILVR at fixed factors only (not with --mask, --colourise, "
+             "--factor-schedule or --unconditional)");
 
     if (o.out.empty()) fail("--out: give a folder");
     p.out = o.out;

@@ -17,6 +17,7 @@
 
 #include <ilvr/conditioner/colourise.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
+#include <ilvr/conditioner/final_projection.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/config.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
@@ -27,6 +28,7 @@
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
 #include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/dpm_solver_sde.hpp>
 #include <ilvr/sampler/heun.hpp>
 #include <ilvr/torch/denoiser.hpp>
 
@@ -185,6 +187,8 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     m.add("respacing", p.respacing);
     m.add("sampler", p.sampler);
     m.add("eta", eta);
+    if (p.bf16) m.add("precision", "bf16");  // fp32 manifests stay as they were
+    if (p.final_projection > 0) m.add("final-projection", std::to_string(p.final_projection));
     if (p.sampler == "ddpm" && !p.learn_sigma)  // the only case --variance changes anything
         m.add("variance", p.variance == ilvr::fixed_variance::small ? "small" : "large");
     m.add("samples", std::to_string(p.samples));
@@ -218,6 +222,14 @@ inline manifest job_manifest(const plan& p, const std::vector<loaded_reference>&
     return m;
 }
 
+/// Whether the module's last output was float32 (or, under --precision bf16, bfloat16,
+/// which autocast gives where the module does not convert its output itself).
+inline bool float_output(const ilvr::torch::module_denoiser& model, bool bf16)
+{
+    const auto dtype = model.last_output_dtype();
+    return dtype == ::torch::kFloat || (bf16 && dtype == ::torch::kBFloat16);
+}
+
 /// A loaded model, checked, and what one image costs it.
 struct checked_model {
     ilvr::torch::module_denoiser model;
@@ -236,7 +248,8 @@ inline checked_model load_model(const plan& p)
     const std::string hint = " (check --image-size, --channels and --learn-sigma)";
     try {
         checked_model checked{ilvr::torch::module_denoiser(
-            p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU, .threads = p.threads}),
+            p.model, {.device = p.cuda ? ::torch::Device(::torch::kCUDA) : ::torch::kCPU, .threads = p.threads,
+                      .precision = p.bf16 ? ilvr::torch::arithmetic::bf16 : ilvr::torch::arithmetic::fp32}),
                               std::nullopt};
         if (p.self_described) return checked;
         const ilvr::tensor probe({1, p.channels, p.image_size, p.image_size});
@@ -244,7 +257,7 @@ inline checked_model load_model(const plan& p)
         // The first call checks the output; a second one, warm, measures the peak
         // memory of an image (the first includes one-time set-up).
         const ilvr::tensor_view<const float> out = checked.model(probe.view(), t);
-        if (checked.model.last_output_dtype() != ::torch::kFloat)
+        if (!float_output(checked.model, p.bf16))
             throw ilvr::error(std::string("returns ") + c10::toString(checked.model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
         const std::int64_t expected = p.learn_sigma ? 2 * p.channels : p.channels;
@@ -272,7 +285,7 @@ struct reporting_denoiser {
     ilvr::tensor_view<const float> operator()(ilvr::tensor_view<const float> x, std::span<const std::int64_t> t)
     {
         const ilvr::tensor_view<const float> out = model(x, t);
-        if (model.last_output_dtype() != ::torch::kFloat)  // a self-described model had no check call
+        if (!float_output(model, bf16))  // a self-described model had no check call
             throw ilvr::error("model '" + model_name + "' returns " + c10::toString(model.last_output_dtype()) +
                               ", expected float32 (Float): convert the output in the model (.float())");
         if (out.shape().c != channels)  // nor its learn_sigma (eps, or eps and v), taken from its metadata
@@ -289,6 +302,7 @@ struct reporting_denoiser {
     }
     std::string model_name;
     std::int64_t channels;  ///< the output's channels: C, or 2C with learn_sigma
+    bool bf16 = false;      ///< --precision bf16: a bfloat16 output is accepted too
 };
 
 /// One sample of the job: reference r (unused when unconditional), factor f, number k.
@@ -442,7 +456,7 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
 {
     const ilvr::sampler sampler(p.process, rule);
     const ilvr::philox_noise noise(p.seed);
-    reporting_denoiser network{model, p.model.string(), p.learn_sigma ? 2 * p.channels : p.channels};
+    reporting_denoiser network{model, p.model.string(), p.learn_sigma ? 2 * p.channels : p.channels, p.bf16};
     const ilvr::tensor mask = p.conditioning == plan::mode::inpaint ? load_mask(p) : ilvr::tensor{};
     for (const auto& batch : batches) {
         const auto count = static_cast<std::int64_t>(batch.size());
@@ -471,6 +485,13 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
             finished = with_conditioner(sampling_of(p), model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
+                using cond_type = std::remove_reference_t<decltype(cond)>;
+                if constexpr (std::is_same_v<cond_type, ilvr::ilvr_conditioner>) {  // validate() allows no other
+                    if (p.final_projection > 0) {
+                        ilvr::final_projection<cond_type&> projected(cond, p.final_projection);
+                        return sampler.run(network, batch_noise, x, projected, on_step, options);
+                    }
+                }
                 return sampler.run(network, batch_noise, x, cond, on_step, options);
             });
         }
@@ -726,7 +747,10 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         auto& model = checked.model;
-        with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
+        if (p.sampler == "dpm++2m-sde")  // the CPU path only, for now
+            sample_batches(p, ilvr::dpmpp_2m_sde{p.eta}, model, references, batches, bar);
+        else
+            with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
     } catch (...) {
         bar.interrupt();
         if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);

@@ -6,6 +6,7 @@
 #include <ilvr/conditioner/conditioner.hpp>
 #include <ilvr/conditioner/conditioning_range.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
+#include <ilvr/conditioner/final_projection.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/conditioner/reference.hpp>
@@ -25,6 +26,7 @@
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
 #include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/dpm_solver_sde.hpp>
 #include <ilvr/sampler/heun.hpp>
 #include <ilvr/sampler/solver.hpp>
 #include <ilvr/sampler/step_math.hpp>

@@ -38,9 +38,19 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Te
     return out
 
 
+class GroupNorm32(nn.GroupNorm):
+    """GroupNorm computed in float32 whatever the input's dtype, the result in the input's dtype
+    (guided-diffusion's GroupNorm32): under bfloat16 autocast the statistics stay float32 (torch
+    1.13's CPU group_norm refuses a bfloat16 input with float32 parameters); on float32 input the
+    casts do nothing, so float32 outputs are unchanged."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps).type(x.dtype)
+
+
 def group_norm(channels: int) -> nn.GroupNorm:
     """ADM's normalisation: 32 groups, computed in float32."""
-    return nn.GroupNorm(32, channels)
+    return GroupNorm32(32, channels)
 
 
 class Resample(nn.Module):
@@ -262,7 +272,7 @@ class ADMUNet(nn.Module):
         h = self.middle_block(h, emb)
         for stage in self.output_blocks:
             h = stage(torch.cat([h, skips.pop()], dim=1), emb)
-        return self.out(h)
+        return self.out(h).float()  # float32 also under bfloat16 autocast
 
 
 def load_official_state(model: nn.Module, state: dict) -> None:

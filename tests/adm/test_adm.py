@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONVERT = os.path.join(SOURCE, "scripts", "convert.py")
 TOLERANCE = 1e-4
+BF16_TOLERANCE = 0.05  # relative RMS of the output under bf16 autocast against the float32 golden
 
 ILVR_README_FLAGS = ("--attention_resolutions 16 --class_cond False --diffusion_steps 1000 --dropout 0.0 "
                      "--image_size 256 --learn_sigma True --noise_schedule linear --num_channels 128 "
@@ -83,6 +84,16 @@ def run_convert(*args):
     return code, err.getvalue()
 
 
+def cpu_has_bf16():
+    """Whether this CPU has native bfloat16 arithmetic (the library's ilvr::torch::cpu_has_bf16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def check_golden(golden, out):
     folders = sorted(d for d in os.listdir(golden) if os.path.isfile(os.path.join(golden, d, "config.json")))
     assert folders, f"no configuration folders in {golden}"
@@ -103,6 +114,15 @@ def check_golden(golden, out):
             err = (got - ref).abs().max().item()
             assert err <= TOLERANCE, f"{name} ({how}): max |diff| {err:.3g} > {TOLERANCE}"
             print(f"  {name} ({how}): max |diff| {err:.2e} (tolerance {TOLERANCE})")
+            if cpu_has_bf16():  # the file runs under bf16 autocast (ilvr --precision bf16), float32 out
+                with torch.inference_mode(), torch.cpu.amp.autocast(dtype=torch.bfloat16):
+                    low = torch.jit.load(target)(x, t)
+                assert low.dtype == torch.float32, f"{name} ({how}) under bf16 returns {low.dtype}"
+                rel = ((low - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt()).item()
+                # bf16 keeps 8 bits of mantissa (2^-8 = 0.4 % a rounding); a few dozen layers
+                # accumulate a few percent at most, while a wrong layer is off by O(1).
+                assert rel <= BF16_TOLERANCE, f"{name} ({how}) under bf16: relative RMS {rel:.3g} > {BF16_TOLERANCE}"
+                print(f"  {name} ({how}) under bf16 autocast: relative RMS {rel:.2e} (tolerance {BF16_TOLERANCE})")
         meta = export.read_metadata(os.path.join(out, f"{name}.pt"))
         config = json.load(open(os.path.join(d, "config.json")))
         assert meta["image_size"] == config["image_size"] and meta["channels"] == 3

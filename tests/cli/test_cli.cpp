@@ -55,7 +55,8 @@ TEST_CASE("cli: defaults", "[cli]")
     CHECK(o.kernel == "cubic");
     CHECK(o.noise_level == "paper");
     CHECK(o.sampler == "ddpm");
-    CHECK(o.eta == 0.0);
+    CHECK_FALSE(o.eta.has_value());  // 0 for ddim, 1 for dpm++2m-sde
+    CHECK(o.precision == "fp32");
     CHECK(o.variance == "small");
     CHECK(o.samples == 4);
     CHECK(o.batch == 8);
@@ -140,6 +141,15 @@ TEST_CASE("cli: every option", "[cli]")
     const auto q = ilvr_cli::validate(ilvr_cli::parse({"--range-t", "9", "--respacing", "20", "--kernel", "box"}));
     CHECK(q.range.to_string() == "respaced steps i > 9");
     CHECK(q.kernel.name == "box");
+    // dpm++2m-sde: eta 1 unless given; --precision bf16.
+    const auto sde = ilvr_cli::validate(ilvr_cli::parse({"--sampler", "dpm++2m-sde", "--precision", "bf16"}));
+    CHECK(sde.sampler == "dpm++2m-sde");
+    CHECK(sde.eta == 1.0);
+    CHECK(sde.bf16);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({"--sampler", "dpm++2m-sde", "--eta", "0.25"})).eta == 0.25);
+    CHECK_FALSE(ilvr_cli::validate(ilvr_cli::parse({})).bf16);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({"--final-projection", "20"})).final_projection == 20);
+    CHECK(ilvr_cli::validate(ilvr_cli::parse({})).final_projection == 0);
     // Positional references come after --reference ones.
     const auto r = ilvr_cli::parse({(bundled("references") / "t10k-0002-trouser.png").string(), "--reference",
                                     (bundled("references") / "t10k-0001-pullover.png").string()});
@@ -234,7 +244,12 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--noise-level", "t"}), "--noise-level 't'");
         require_one_line_error(run({"--sampler", "euler"}), "--sampler 'euler'");
         require_one_line_error(run({"--variance", "medium"}), "--variance 'medium'");
-        require_one_line_error(run({"--eta", "0.5"}), "--eta applies to --sampler ddim only");
+        require_one_line_error(run({"--eta", "0.5"}), "--eta applies to --sampler ddim and dpm++2m-sde only");
+        require_one_line_error(run({"--sampler", "dpm++2m-sde", "--eta", "-1"}), "--eta -1");
+        require_one_line_error(run({"--precision", "fp16"}), "--precision 'fp16': expected fp32 or bf16");
+        require_one_line_error(run({"--final-projection", "-1"}), "--final-projection -1: must be 0 .. 1000");
+        require_one_line_error(run({"--final-projection", "5", "--unconditional"}),
+                               "--final-projection applies to ILVR at fixed factors");
         require_one_line_error(run({"--respacing", "0"}), "--respacing: respacing '0'");
         require_one_line_error(run({"--respacing", "abc"}), "not an integer count");
         require_one_line_error(run({"--respacing", "2000"}), "cannot keep 2000");
@@ -245,6 +260,8 @@ TEST_CASE("cli: bad inputs give one line and exit code 2 before anything is load
         require_one_line_error(run({"--device", "tpu"}), "--device 'tpu': expected cpu or cuda");
 #ifndef ILVR_CLI_CUDA
         require_one_line_error(run({"--device", "cuda"}), "--device cuda: this ilvr was built without the CUDA backend");
+#else
+        require_one_line_error(run({"--precision", "bf16", "--device", "cuda"}), "--precision bf16 runs on the CPU only");
 #endif
     }
     SECTION("bad counts")

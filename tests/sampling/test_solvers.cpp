@@ -150,6 +150,7 @@ TEST_CASE("ODE solvers with ILVR: batch and thread invariant, bitwise", "[sampli
 {
     check_batch_invariance(ilvr::heun{});
     check_batch_invariance(ilvr::dpmpp_2m{});
+    check_batch_invariance(ilvr::dpmpp_2m_sde{});  // its noise is keyed by image and step
 }
 
 TEST_CASE("ODE solvers with ILVR end on the reference's low frequencies", "[sampling][solvers]")
@@ -172,6 +173,7 @@ TEST_CASE("ODE solvers with ILVR end on the reference's low frequencies", "[samp
     };
     check(ilvr::heun{});
     check(ilvr::dpmpp_2m{});
+    check(ilvr::dpmpp_2m_sde{});
 }
 
 TEST_CASE("the ODE solvers allocate nothing after their first step", "[sampling][solvers]")
@@ -195,6 +197,7 @@ TEST_CASE("the ODE solvers allocate nothing after their first step", "[sampling]
     };
     check(ilvr::heun{});
     check(ilvr::dpmpp_2m{});
+    check(ilvr::dpmpp_2m_sde{});
 }
 
 TEST_CASE("a solver's state does not leak between runs", "[sampling][solvers]")
@@ -292,4 +295,5 @@ TEST_CASE("eps + v outputs: the ODE solvers use eps and ignore v", "[sampling][s
     };
     compare(ilvr::heun{});
     compare(ilvr::dpmpp_2m{});
+    compare(ilvr::dpmpp_2m_sde{});
 }

@@ -129,3 +129,56 @@ TEST_CASE("bad modules and outputs are clear errors", "[torch][errors]")
     REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(junk), Contains("cannot load"));
     std::filesystem::remove(junk);
 }
+
+TEST_CASE("bf16: the module's convolutions run under bfloat16 autocast, the output in float32", "[torch][bf16]")
+{
+    // A 1x1 convolution: autocast runs it in bf16, so the module returns bfloat16,
+    // which the adapter converts; 0.1 x summed over 3 channels carries bf16's
+    // rounding (8 bits of mantissa: 2^-8 relative) of the inputs, the weights and the result.
+    const char* conv = R"(
+def forward(self, x, t):
+    return torch.conv2d(x, torch.full([3, 3, 1, 1], 0.1))
+)";
+    const auto x = ilvr_test::normal_tensor({1, 3, 4, 4}, 2);
+    const std::vector<std::int64_t> t{10};
+    if (!ilvr::torch::cpu_has_bf16()) {
+        REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(scripted(conv), {.precision = ilvr::torch::arithmetic::bf16}),
+                            Contains("AVX512-BF16 or AMX"));
+        return;
+    }
+    ilvr::torch::module_denoiser fp32(scripted(conv));
+    ilvr::torch::module_denoiser bf16(scripted(conv), {.precision = ilvr::torch::arithmetic::bf16});
+    const auto first = fp32(x.view(), t);
+    const std::vector<float> want(first.data(), first.data() + first.size());
+    REQUIRE(fp32.last_output_dtype() == torch::kFloat);
+    const auto got = bf16(x.view(), t);
+    REQUIRE(bf16.last_output_dtype() == torch::kBFloat16);
+    REQUIRE_FALSE(at::autocast::is_cpu_enabled());  // the guard restores the thread's state
+    for (std::size_t e = 0; e < x.size(); ++e) {
+        double bound = 0;
+        for (int c = 0; c < 3; ++c) bound += 0.1 * std::abs(x[static_cast<std::size_t>(c) * 16 + e % 16]);
+        REQUIRE(std::abs(got[e] - want[e]) <= 3 * bound / 256 + 1e-6);
+    }
+    REQUIRE(ilvr_test::max_abs_diff(got.span(), want) > 0.0);  // it did run in bf16
+}
+
+TEST_CASE("bf16 is refused where it cannot run: no bf16 arithmetic, channels-last on torch 1.13, CUDA",
+          "[torch][bf16]")
+{
+    REQUIRE_THAT(ilvr::torch::bf16_refusal(false, false), Contains("needs a CPU with AVX512-BF16 or AMX"));
+    REQUIRE_THAT(ilvr::torch::bf16_refusal(true, true, 1, 13),
+                 Contains("bf16 with channels-last input gives wrong results in torch 1.13"));
+    REQUIRE(ilvr::torch::bf16_refusal(true, true, 2, 1).empty());
+    REQUIRE(ilvr::torch::bf16_refusal(true, false).empty());
+    const char* identity = R"(
+def forward(self, x, t):
+    return x
+)";
+    if (ilvr::torch::cpu_has_bf16() && TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR <= 13)
+        REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(scripted(identity), {.channels_last = true,
+                                                                              .precision = ilvr::torch::arithmetic::bf16}),
+                            Contains("channels-last"));
+    REQUIRE_THROWS_WITH(ilvr::torch::module_denoiser(scripted(identity), {.device = torch::Device(torch::kCUDA),
+                                                                          .precision = ilvr::torch::arithmetic::bf16}),
+                        Contains("bf16 runs on the CPU only"));
+}

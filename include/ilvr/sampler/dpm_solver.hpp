@@ -13,6 +13,16 @@
 
 namespace ilvr {
 
+namespace detail {
+
+/// Whether respaced index i of a K-step run is the step landing on tau[0] of a
+/// short run (K - 1 < 10 steps before the step to the clean level), which the
+/// multistep DPM-Solvers take at first order: the official DPM-Solver code's
+/// lower_order_final rule.
+inline bool dpm_solver_lowers_final(int i, int steps) { return i == 1 && steps - 1 < 10; }
+
+} // namespace detail
+
 /// DPM-Solver++(2M) on the VP process: one network call per step. With
 /// alpha = sqrt(abar), sigma = sqrt(1 - abar), lambda = log(alpha / sigma) and
 /// h = lambda_t - lambda_s, a step from level s to t is
@@ -20,13 +30,13 @@ namespace ilvr {
 /// D = x0_s on the first step (first order) and otherwise
 /// D = (1 + 1/(2r)) x0_s - 1/(2r) x0_prev with r = h_prev / h. The last step
 /// lands on the clean level (sigma_t = 0), where x_t = D = x0_s (Lu et al.'s
-/// "denoise to zero"). With fewer than 15 steps before it (K <= 15), the step landing on
-/// tau[0] is first order too (their "lower order final"): there the log-SNR step
-/// is several times the previous one, and the linear extrapolation of x0 over it
-/// costs more than it gains.
+/// "denoise to zero"). With fewer than 10 steps before it (K <= 10), the step landing on
+/// tau[0] is first order too (their "lower order final", with the official
+/// code's threshold): there the log-SNR step is several times the previous one,
+/// and the linear extrapolation of x0 over it costs more than it gains.
 struct dpmpp_2m {
     bool clip_denoised = true;      ///< clamp the predicted x0 to [-1, 1]
-    bool lower_order_final = true;  ///< first order on the step landing on tau[0] when K - 1 < 15
+    bool lower_order_final = true;  ///< first order on the step landing on tau[0] when K - 1 < 10
 
     /// Clamps the predicted x0 to [-1, 1].
     dpmpp_2m() = default;
@@ -60,7 +70,7 @@ struct dpmpp_2m {
             h = lambda_t - lambda_s;
             c_x = std::sqrt((1.0 - abp) / (1.0 - ab));
             c_d = std::sqrt(abp) * -std::expm1(-h);
-            const bool lower = lower_order_final && i == 1 && s.steps() - 1 < 15;
+            const bool lower = lower_order_final && detail::dpm_solver_lowers_final(i, s.steps());
             if (has_previous_ && !lower) {
                 const double r = previous_h_ / h;
                 w_now = 1.0 + 1.0 / (2.0 * r);

@@ -6,10 +6,17 @@
 #include <ilvr/tensor.hpp>
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <torch/script.h>
+#include <torch/version.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,6 +68,69 @@ inline std::string error_summary(const std::string& text)
     return location.empty() ? message : message + " (" + location + ")";
 }
 
+/// The arithmetic of the module's forward pass on the CPU.
+enum class arithmetic {
+    fp32,  ///< as the module is written (float32)
+    bf16,  ///< LibTorch's CPU autocast to bfloat16: convolutions and matrix products in bf16
+};
+
+/// Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 with AVX-512, or
+/// AMX-BF16), which oneDNN's bf16 kernels need; without it they are emulated,
+/// slower than float32.
+inline bool cpu_has_bf16()
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool amx_bf16 = (d >> 22) & 1u;  // CPUID.(7,0):EDX[22]
+    const unsigned subleaves = a;
+    bool avx512_bf16 = false;
+    if (subleaves >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) avx512_bf16 = (a >> 5) & 1u;  // CPUID.(7,1):EAX[5]
+    return amx_bf16 || (avx512_bf16 && __builtin_cpu_supports("avx512f"));
+#else
+    return false;
+#endif
+}
+
+/// Why bf16 cannot run here ("" when it can): the CPU lacks bf16 arithmetic, or the
+/// input is channels-last on torch <= 1.13, whose bf16 GroupNorm gives wrong
+/// results on channels-last tensors.
+inline std::string bf16_refusal(bool cpu_bf16, bool channels_last, int torch_major = TORCH_VERSION_MAJOR,
+                                int torch_minor = TORCH_VERSION_MINOR)
+{
+    if (!cpu_bf16)
+        return "torch denoiser: bf16 needs a CPU with AVX512-BF16 or AMX (this one has neither: bf16 would be "
+               "emulated, slower than fp32); use fp32";
+    if (channels_last && (torch_major < 1 || (torch_major == 1 && torch_minor <= 13)))
+        return "torch denoiser: bf16 with channels-last input gives wrong results in torch " +
+               std::to_string(torch_major) + "." + std::to_string(torch_minor) +
+               " (its GroupNorm kernel); use NCHW input or fp32";
+    return "";
+}
+
+/// LibTorch's CPU autocast to bfloat16 while it lives (one forward pass), then the previous state.
+class bf16_autocast {
+public:
+    bf16_autocast() : enabled_(at::autocast::is_cpu_enabled()), dtype_(at::autocast::get_autocast_cpu_dtype())
+    {
+        at::autocast::set_cpu_enabled(true);
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        at::autocast::increment_nesting();
+    }
+    ~bf16_autocast()
+    {
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        at::autocast::set_autocast_cpu_dtype(dtype_);
+        at::autocast::set_cpu_enabled(enabled_);
+    }
+    bf16_autocast(const bf16_autocast&) = delete;
+    bf16_autocast& operator=(const bf16_autocast&) = delete;
+
+private:
+    bool enabled_;
+    at::ScalarType dtype_;
+};
+
 /// How the module expects its inputs.
 struct module_options {
     /// Where the module runs. operator() copies inputs there and outputs back, once
@@ -76,6 +146,12 @@ struct module_options {
     bool channels_last = false;
     /// LibTorch intra-op threads; 0 keeps LibTorch's setting. Note: process-wide.
     int threads = 0;
+    /// fp32, or bf16: each forward pass under LibTorch's CPU autocast to bfloat16
+    /// (what autocast keeps in float32 stays so; the module's GroupNorm must compute
+    /// in float32, as scripts/convert.py's networks do). The output is converted to
+    /// float32. Refused (ilvr::error) on a CUDA device, on a CPU without bf16
+    /// arithmetic (cpu_has_bf16) and with channels_last on torch <= 1.13.
+    arithmetic precision = arithmetic::fp32;
 };
 
 /// Wraps a TorchScript module `forward(x, t)` returning eps [B, C, H, W] or
@@ -85,13 +161,13 @@ class module_denoiser {
 public:
     /// Loads a TorchScript file (torch.jit.save / torch.jit.script(...).save).
     module_denoiser(const std::filesystem::path& file, module_options options = {})
-        : module_(load(file, options.device)), options_(options)
+        : module_(load(file, checked(options).device)), options_(options)
     {
         init();
     }
     /// Wraps an already loaded module (moved to options.device).
     module_denoiser(::torch::jit::Module module, module_options options = {})
-        : module_(std::move(module)), options_(options)
+        : module_(std::move(module)), options_(checked(options))
     {
         module_.to(options_.device);
         init();
@@ -159,6 +235,8 @@ private:
         if (options_.device != ::torch::kCPU) steps = steps.to(options_.device);
         ::torch::jit::IValue result;
         try {
+            std::optional<bf16_autocast> autocast;
+            if (options_.precision == arithmetic::bf16) autocast.emplace();
             result = module_.forward({input, steps});
         } catch (const std::exception& e) {
             throw error(std::string("torch denoiser: forward failed: ") + error_summary(e.what()));
@@ -177,6 +255,18 @@ private:
                 + shape4{s.n, 2 * s.c, s.h, s.w}.to_string();
         });
         return out;
+    }
+
+    // The options, once bf16 is known to run with them (before the module moves anywhere).
+    static const module_options& checked(const module_options& options)
+    {
+        if (options.precision == arithmetic::bf16) {
+            detail::require(options.device == ::torch::kCPU, "torch denoiser: bf16 runs on the CPU only (device " +
+                                                                options.device.str() + ")");
+            const std::string why = bf16_refusal(cpu_has_bf16(), options.channels_last);
+            detail::require(why.empty(), why);
+        }
+        return options;
     }
 
     void init()
