@@ -776,7 +776,6 @@ inline plan validate(const options& o)
     p.eta = o.eta.value_or(sde ? 1.0 : 0.0);
     if (!(p.eta >= 0.0) || !std::isfinite(p.eta)) fail("--eta " + std::to_string(p.eta) + ": must be finite and >= 0");
     if (o.eta && *o.eta != 0.0 && !p.ddim && !sde) fail("--eta applies to --sampler ddim and dpm++2m-sde only");
-    if (p.cuda && sde) fail("--device cuda: --sampler dpm++2m-sde runs on the CPU only (for now)");
     if (o.precision != "fp32" && o.precision != "bf16")
         fail("--precision '" + o.precision + "': expected fp32 or bf16");
     p.bf16 = o.precision == "bf16";
@@ -784,7 +783,6 @@ inline plan validate(const options& o)
         fail("--final-projection " + std::to_string(o.final_projection) + ": must be 0 .. 1000");
     p.final_projection = o.final_projection;
     if (p.bf16 && p.cuda) fail("--precision bf16 runs on the CPU only (--device cpu)");
-    if (p.final_projection > 0 && p.cuda) fail("--final-projection runs on the CPU only (for now)");
     if (o.variance == "small") p.variance = ilvr::fixed_variance::small;
     else if (o.variance == "large") p.variance = ilvr::fixed_variance::large;
     else fail("--variance '" + o.variance + "': expected small or large");

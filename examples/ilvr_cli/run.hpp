@@ -366,7 +366,7 @@ inline std::vector<std::vector<job_sample>> make_batches(const plan& p, const st
 inline sampling_spec sampling_of(const plan& p)
 {
     sampling_spec s{p.sampler, p.eta, p.variance, sampling_spec::mode::ilvr, p.range, p.kernel, p.level,
-                    p.repaint_jump, p.repaint_count, p.schedule};
+                    p.repaint_jump, p.repaint_count, p.schedule, p.final_projection};
     switch (p.conditioning) {
     case plan::mode::inpaint: s.conditioning = sampling_spec::mode::inpaint; break;
     case plan::mode::colourise: s.conditioning = sampling_spec::mode::colourise; break;
@@ -485,13 +485,6 @@ void sample_batches(const plan& p, const Rule& rule, ilvr::torch::module_denoise
                 std::copy(ref.data(), ref.data() + ref.size(), refs.view().batch(b, 1).data());
             }
             finished = with_conditioner(sampling_of(p), model, std::move(refs), mask, p.factors[batch.front().f], [&](auto& cond) {
-                using cond_type = std::remove_reference_t<decltype(cond)>;
-                if constexpr (std::is_same_v<cond_type, ilvr::ilvr_conditioner>) {  // validate() allows no other
-                    if (p.final_projection > 0) {
-                        ilvr::final_projection<cond_type&> projected(cond, p.final_projection);
-                        return sampler.run(network, batch_noise, x, projected, on_step, options);
-                    }
-                }
                 return sampler.run(network, batch_noise, x, cond, on_step, options);
             });
         }
@@ -747,10 +740,7 @@ inline void run(const plan& p, std::ostream& out, std::ostream& err, bool err_is
     const auto start = std::chrono::steady_clock::now();
     try {
         auto& model = checked.model;
-        if (p.sampler == "dpm++2m-sde")  // the CPU path only, for now
-            sample_batches(p, ilvr::dpmpp_2m_sde{p.eta}, model, references, batches, bar);
-        else
-            with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
+        with_rule(sampling_of(p), [&](const auto& rule) { sample_batches(p, rule, model, references, batches, bar); });
     } catch (...) {
         bar.interrupt();
         if (new_folder && p.shard_count == 1) remove_if_unused(p.out, lock);

@@ -8,6 +8,7 @@
 
 #include <ilvr/conditioner/colourise.hpp>
 #include <ilvr/conditioner/factor_schedule.hpp>
+#include <ilvr/conditioner/final_projection.hpp>
 #include <ilvr/conditioner/ilvr.hpp>
 #include <ilvr/conditioner/inpaint.hpp>
 #include <ilvr/error.hpp>
@@ -15,6 +16,7 @@
 #include <ilvr/sampler/ddim.hpp>
 #include <ilvr/sampler/ddpm.hpp>
 #include <ilvr/sampler/dpm_solver.hpp>
+#include <ilvr/sampler/dpm_solver_sde.hpp>
 #include <ilvr/sampler/heun.hpp>
 
 #include <cstdint>
@@ -26,8 +28,8 @@ namespace ilvr_cli {
 
 /// The options the solver and the conditioner are made from.
 struct sampling_spec {
-    std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m or heun
-    double eta = 0.0;              ///< ddim's eta
+    std::string sampler = "ddpm";  ///< ddpm, ddim, dpm++2m, dpm++2m-sde or heun
+    double eta = 0.0;              ///< ddim's and dpm++2m-sde's eta
     ilvr::fixed_variance variance = ilvr::fixed_variance::small;
     enum class mode { ilvr, inpaint, colourise, schedule } conditioning = mode::ilvr;
     ilvr::conditioning_range range = ilvr::conditioning_range::all();
@@ -35,6 +37,7 @@ struct sampling_spec {
     ilvr::reference_noise_level level = ilvr::reference_noise_level::paper;
     int repaint_jump = 1, repaint_count = 1;   ///< --repaint (count 1: none)
     std::vector<ilvr::factor_stage> schedule;  ///< --factor-schedule
+    int final_projection = 0;                  ///< --final-projection rounds (ILVR at fixed factors; 0: none)
 };
 
 /// f(rule) with the solver of --sampler.
@@ -43,6 +46,7 @@ decltype(auto) with_rule(const sampling_spec& s, F&& f)
 {
     if (s.sampler == "ddim") return f(ilvr::ddim{.eta = s.eta});
     if (s.sampler == "dpm++2m") return f(ilvr::dpmpp_2m{});
+    if (s.sampler == "dpm++2m-sde") return f(ilvr::dpmpp_2m_sde{s.eta});
     if (s.sampler == "heun") return f(ilvr::heun{});
     return f(ilvr::ddpm{.variance = s.variance});
 }
@@ -72,7 +76,9 @@ bool with_conditioner(const sampling_spec& s, Model& model, ilvr::tensor refs, c
     default: {
         ilvr::ilvr_conditioner conditioner(std::move(refs), {.factor = factor, .kernel = s.kernel, .range = s.range,
                                                              .level = s.level});
-        return sample(conditioner);
+        if (s.final_projection == 0) return sample(conditioner);
+        ilvr::final_projection<ilvr::ilvr_conditioner&> projected(conditioner, s.final_projection);
+        return sample(projected);
     }
     }
 }

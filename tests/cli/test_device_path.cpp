@@ -54,6 +54,9 @@ TEST_CASE("the tool's device path gets every sampler and conditioner option and 
     add("ddim eta 0.5", [](sampling_spec& s) { s.sampler = "ddim", s.eta = 0.5; });
     add("dpm++2m", [](sampling_spec& s) { s.sampler = "dpm++2m"; });
     add("heun", [](sampling_spec& s) { s.sampler = "heun"; });
+    add("dpm++2m-sde", [](sampling_spec& s) { s.sampler = "dpm++2m-sde", s.eta = 1.0; });
+    add("dpm++2m-sde eta 0.5", [](sampling_spec& s) { s.sampler = "dpm++2m-sde", s.eta = 0.5; });
+    add("final projection", [](sampling_spec& s) { s.final_projection = 3; });
     add("variance large", [](sampling_spec& s) { s.variance = ilvr::fixed_variance::large; });
     add("range", [](sampling_spec& s) { s.range = ilvr::conditioning_range::respaced(2); });
     add("kernel", [](sampling_spec& s) { s.kernel = ilvr::kernels::lanczos3; });

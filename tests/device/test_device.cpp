@@ -285,6 +285,7 @@ TEST_CASE("every solver with every conditioner: the device run is the CPU run", 
         return ilvr::compose(ilvr::ilvr_conditioner(y, n4), ilvr::inpaint_conditioner(ys, mask),
                              ilvr::compose(ilvr::colourise_conditioner(grey)));
     };
+    const auto projected = [&](auto&) { return ilvr::final_projection(ilvr::ilvr_conditioner(y, n4), 3); };
     auto every_conditioner = [&](const auto& rule, const char* respacing, bool learned) {
         for (std::uint64_t first : {0u, 5u}) {
             INFO("first sample " << first << (learned ? ", learned range" : ""));
@@ -298,11 +299,13 @@ TEST_CASE("every solver with every conditioner: the device run is the CPU run", 
             CHECK(device_against_cpu(rule, respacing, shape, learned, colour_rgb, first) <= run_tolerance);
             CHECK(device_against_cpu(rule, respacing, shape, learned, schedule, first) <= run_tolerance);
             CHECK(device_against_cpu(rule, respacing, shape, learned, composed, first) <= run_tolerance);
+            CHECK(device_against_cpu(rule, respacing, shape, learned, projected, first) <= run_tolerance);
         }
     };
     SECTION("ddpm, fixed and learned variance") { every_conditioner(ilvr::ddpm{}, "8", false), every_conditioner(ilvr::ddpm{}, "8", true); }
     SECTION("ddim, eta 0.5") { every_conditioner(ilvr::ddim{.eta = 0.5}, "ddim8", false); }
     SECTION("dpmpp_2m") { every_conditioner(ilvr::dpmpp_2m{}, "8", false); }
+    SECTION("dpmpp_2m_sde, eta 1 and 0.5") { every_conditioner(ilvr::dpmpp_2m_sde{}, "8", false), every_conditioner(ilvr::dpmpp_2m_sde{0.5}, "8", true); }
     SECTION("heun, clipped and not") { every_conditioner(ilvr::heun{}, "6", false), every_conditioner(ilvr::heun{false, false}, "6", true); }
 }
 

@@ -4,7 +4,8 @@
 #pragma once
 
 #include <ilvr/conditioner/conditioner.hpp>
-#include <ilvr/detail/parallel.hpp>
+#include <ilvr/config.hpp>
+#include <ilvr/detail/cpu.hpp>
 #include <ilvr/error.hpp>
 #include <ilvr/respacing.hpp>
 #include <ilvr/tensor.hpp>
@@ -42,26 +43,36 @@ public:
     /// Rounds of refinement and clamp at the last step.
     int rounds() const { return rounds_; }
 
-    /// Prepares the wrapped conditioner.
-    void prepare(const shape4& batch, const respaced_schedule& process, int threads)
+    /// Prepares the wrapped conditioner for a run on `exec`.
+    template <class Exec>
+    void prepare(const shape4& batch, const respaced_schedule& process, const Exec& exec)
     {
-        inner_.prepare(batch, process, threads);
+        detail::prepare_on(inner_, batch, process, exec);
     }
 
     /// The wrapped refinement; at index 0, `rounds` of it, each followed by the clamp.
-    template <class Noise>
-    void refine(const step_info& info, tensor_view<float> x, const Noise& noise)
+    template <class Noise, class Exec>
+    void refine(const step_info& info, tensor_view<float> x, const Noise& noise, const Exec& exec)
     {
-        if (info.index != 0) return inner_.refine(info, x, noise);
+        if (info.index != 0) return detail::refine_on(inner_, info, x, noise, exec);
         const std::size_t per_image = x.shape().image_size();
         for (int r = 0; r < rounds_; ++r) {
-            inner_.refine(info, x, noise);
-            detail::parallel_for(x.shape().n, info.threads, [&](std::int64_t b, int) {
-                float* xb = x.data() + static_cast<std::size_t>(b) * per_image;
-                for (std::size_t e = 0; e < per_image; ++e) xb[e] = xb[e] < -1.0f ? -1.0f : (xb[e] > 1.0f ? 1.0f : xb[e]);
-            });
+            detail::refine_on(inner_, info, x, noise, exec);
+            exec.for_each_block(x.shape().n, per_image, clamp_block{x.data(), per_image});
         }
     }
+
+    // The clamp of elements [e0, e1) of image b to [-1, 1] (public: the CUDA kernels name it).
+    struct clamp_block {
+        float* x;
+        std::size_t per_image;
+
+        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+        {
+            float* xb = x + static_cast<std::size_t>(b) * per_image;
+            for (std::size_t e = e0; e < e1; ++e) xb[e] = xb[e] < -1.0f ? -1.0f : (xb[e] > 1.0f ? 1.0f : xb[e]);
+        }
+    };
 
 private:
     Conditioner inner_;
