@@ -12,26 +12,6 @@
 #define ILVR_TARGET_AVX2 __attribute__((target("avx2")))
 #endif
 
-#ifdef ILVR_HAVE_AVX2_PATH
-#include <cstdint>
-
-namespace ilvr::detail {
-// 256-bit vectors as GCC/Clang vector extensions: the AVX2 paths are written
-// with these (arithmetic, shifts, casts that reinterpret the bits) and one
-// builtin, not with <immintrin.h>, whose tens of thousands of lines (over a
-// second of compile time) every file including the library would pay for.
-using f32x8 = float __attribute__((vector_size(32)));
-using u32x8 = std::uint32_t __attribute__((vector_size(32)));
-using i32x8 = int __attribute__((vector_size(32)));
-using u64x4 = std::uint64_t __attribute__((vector_size(32)));
-/// Eight floats anywhere in memory: unaligned loads and stores (vmovups) that
-/// may alias float arrays. A typedef: Clang lowers an alignment only there, not
-/// in an alias-declaration.
-typedef float f32x8_in_memory __attribute__((vector_size(32), aligned(4), may_alias));
-static_assert(alignof(f32x8_in_memory) == 4, "unaligned vector type");
-} // namespace ilvr::detail
-#endif
-
 // A loop body shared by the baseline and the AVX2 build must be inlined into
 // each, so that each is vectorised for its own target.
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)

@@ -15,6 +15,9 @@
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
+#ifdef ILVR_HAVE_AVX2_PATH
+#include <immintrin.h>
+#endif
 
 namespace ilvr {
 
@@ -64,14 +67,14 @@ template <int V>
 ILVR_TARGET_AVX2 ILVR_ALWAYS_INLINE inline void resize_row_block_avx2(const float* in, int cols, const float* w,
                                                                       const int* idx, int taps, int x0, float* dst)
 {
-    f32x8 acc[V] = {};
+    __m256 acc[V];
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_setzero_ps();
     for (int m = 0; m < taps; ++m) {
-        // w[m] in every lane (vbroadcastss); 1 * w is exactly w, -0 included.
-        const f32x8 wm = (f32x8{} + 1.0f) * w[m];
+        const __m256 wm = _mm256_set1_ps(w[m]);
         const float* src = in + static_cast<std::size_t>(idx[m]) * cols + x0;
-        for (int v = 0; v < V; ++v) acc[v] += wm * *reinterpret_cast<const f32x8_in_memory*>(src + 8 * v);
+        for (int v = 0; v < V; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wm, _mm256_loadu_ps(src + 8 * v)));
     }
-    for (int v = 0; v < V; ++v) *reinterpret_cast<f32x8_in_memory*>(dst + x0 + 8 * v) = acc[v];
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(dst + x0 + 8 * v, acc[v]);
 }
 
 /// The AVX2 build: blocks of 64 columns (eight sums per tap in flight), then of 8,
