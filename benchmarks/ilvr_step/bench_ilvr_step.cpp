@@ -31,7 +31,7 @@ void noise_fill(benchmark::State& state)
     const std::size_t count = 3 * 256 * 256;
     std::vector<float> out(count);
     const bool avx2 = state.range(0) == 1;
-#ifdef ILVR_HAVE_AVX2_PATH
+#ifdef ILVR_HAVE_LANE_SHUFFLES
     if (avx2 && !ilvr::detail::cpu_has_avx2()) return state.SkipWithError("no AVX2 on this CPU");
 #else
     if (avx2) return state.SkipWithError("no AVX2 path in this build");
@@ -39,7 +39,7 @@ void noise_fill(benchmark::State& state)
     std::uint32_t step = 0;
     for (auto _ : state) {
         ++step;
-#ifdef ILVR_HAVE_AVX2_PATH
+#ifdef ILVR_HAVE_LANE_SHUFFLES
         if (avx2) ilvr::detail::fill_normals_avx2(1, 0, step << 2, 7, 0, out.data(), count);
         else
 #endif

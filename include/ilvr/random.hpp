@@ -6,6 +6,7 @@
 #pragma once
 
 #include <ilvr/config.hpp>
+#include <ilvr/detail/cpu.hpp>
 #include <ilvr/detail/normal_math.hpp>
 #include <ilvr/detail/philox_avx2.hpp>
 #include <ilvr/tensor.hpp>
@@ -14,10 +15,6 @@
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
-#include <emmintrin.h>
-#endif
 
 namespace ilvr {
 
@@ -93,46 +90,44 @@ ILVR_HOST_DEVICE inline void box_muller4(const philox_block& b, float out[4])
     box_muller(b.v[2], b.v[3], out[2], out[3]);
 }
 
-#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
+#ifdef ILVR_HAVE_LANE_SHUFFLES
 /// Philox4x32-10 on four blocks at once (SSE2): word w of block l is v[w][l].
-/// The 32x32->64 products use _mm_mul_epu32 on even and odd lanes; bitwise
-/// the same as philox4x32_10 (tested).
+/// pmuludq multiplies the even lanes to 64 bits, the odd ones after a shift
+/// down; shuffles put the low and high words back in lane order. Bitwise the
+/// same as philox4x32_10 (tested).
 inline void philox4x32_10_x4(std::uint32_t v[4][4], std::uint32_t k0, std::uint32_t k1)
 {
-    __m128i c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v[0]));
-    __m128i c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v[1]));
-    __m128i c2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v[2]));
-    __m128i c3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v[3]));
-    const __m128i m0 = _mm_set1_epi32(static_cast<int>(0xD2511F53u)), m1 = _mm_set1_epi32(static_cast<int>(0xCD9E8D57u));
-    // Lanes [lo(0), hi(0), lo(2), hi(2)] and [lo(1), hi(1), lo(3), hi(3)] -> lo and hi words in lane order.
-    auto mul = [](__m128i a, __m128i m, __m128i& hi, __m128i& lo) {
-        const __m128i even = _mm_mul_epu32(a, m), odd = _mm_mul_epu32(_mm_srli_epi64(a, 32), m);
-        lo = _mm_unpacklo_epi32(_mm_shuffle_epi32(even, _MM_SHUFFLE(0, 0, 2, 0)), _mm_shuffle_epi32(odd, _MM_SHUFFLE(0, 0, 2, 0)));
-        hi = _mm_unpacklo_epi32(_mm_shuffle_epi32(even, _MM_SHUFFLE(0, 0, 3, 1)), _mm_shuffle_epi32(odd, _MM_SHUFFLE(0, 0, 3, 1)));
+    using detail::u32x4, detail::u64x2, detail::u32x4_in_memory;
+    u32x4 c[4];
+    for (int w = 0; w < 4; ++w) c[w] = *reinterpret_cast<const u32x4_in_memory*>(v[w]);
+    const u32x4 m0 = u32x4{} + 0xD2511F53u, m1 = u32x4{} + 0xCD9E8D57u;
+    const auto mul = [](u32x4 a, u32x4 m, u32x4& hi, u32x4& lo) ILVR_ALWAYS_INLINE {
+        // Lanes [lo(0), hi(0), lo(2), hi(2)] and [lo(1), hi(1), lo(3), hi(3)].
+        const auto even = reinterpret_cast<u32x4>(detail::mul_even(a, m));
+        const auto a_odd = reinterpret_cast<u32x4>(reinterpret_cast<u64x2>(a) >> 32);
+        const auto odd = reinterpret_cast<u32x4>(detail::mul_even(a_odd, m));
+        lo = __builtin_shufflevector(even, odd, 0, 4, 2, 6);
+        hi = __builtin_shufflevector(even, odd, 1, 5, 3, 7);
     };
     for (int round = 0; round < 10; ++round) {
-        __m128i hi0, lo0, hi1, lo1;
-        mul(c0, m0, hi0, lo0);
-        mul(c2, m1, hi1, lo1);
-        const __m128i key0 = _mm_set1_epi32(static_cast<int>(k0)), key1 = _mm_set1_epi32(static_cast<int>(k1));
-        c0 = _mm_xor_si128(_mm_xor_si128(hi1, c1), key0);
-        c1 = lo1;
-        c2 = _mm_xor_si128(_mm_xor_si128(hi0, c3), key1);
-        c3 = lo0;
+        u32x4 hi0, lo0, hi1, lo1;
+        mul(c[0], m0, hi0, lo0);
+        mul(c[2], m1, hi1, lo1);
+        c[0] = hi1 ^ c[1] ^ k0;
+        c[1] = lo1;
+        c[2] = hi0 ^ c[3] ^ k1;
+        c[3] = lo0;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(v[0]), c0);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(v[1]), c1);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(v[2]), c2);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(v[3]), c3);
+    for (int w = 0; w < 4; ++w) *reinterpret_cast<u32x4_in_memory*>(v[w]) = c[w];
 }
 #endif
 
 /// Philox4x32-10 on four blocks: SSE2 where available, else one at a time.
 inline void philox4x32_10_group(std::uint32_t v[4][4], std::uint32_t k0, std::uint32_t k1)
 {
-#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
+#ifdef ILVR_HAVE_LANE_SHUFFLES
     philox4x32_10_x4(v, k0, k1);
 #else
     for (int l = 0; l < 4; ++l) {
@@ -230,7 +225,7 @@ private:
         const std::uint32_t c1 = static_cast<std::uint32_t>(key.sample), c2 = static_cast<std::uint32_t>(key.sample >> 32);
         const std::uint32_t c3 = detail::counter_word3(key.step, key.purpose);
         const auto k0 = static_cast<std::uint32_t>(key.seed), k1 = static_cast<std::uint32_t>(key.seed >> 32);
-#ifdef ILVR_HAVE_AVX2_PATH
+#ifdef ILVR_HAVE_LANE_SHUFFLES
         if (detail::cpu_has_avx2()) return detail::fill_normals_avx2(c1, c2, c3, k0, k1, dst, count);
 #endif
         detail::fill_normals(c1, c2, c3, k0, k1, dst, count);

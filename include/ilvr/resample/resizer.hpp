@@ -12,13 +12,6 @@
 #include <span>
 #include <vector>
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#endif
-#ifdef ILVR_HAVE_AVX2_PATH
-#include <immintrin.h>
-#endif
-
 namespace ilvr {
 
 namespace detail {
@@ -67,14 +60,14 @@ template <int V>
 ILVR_TARGET_AVX2 ILVR_ALWAYS_INLINE inline void resize_row_block_avx2(const float* in, int cols, const float* w,
                                                                       const int* idx, int taps, int x0, float* dst)
 {
-    __m256 acc[V];
-    for (int v = 0; v < V; ++v) acc[v] = _mm256_setzero_ps();
+    f32x8 acc[V] = {};
     for (int m = 0; m < taps; ++m) {
-        const __m256 wm = _mm256_set1_ps(w[m]);
+        // w[m] in every lane (vbroadcastss); 1 * w is exactly w, -0 included.
+        const f32x8 wm = (f32x8{} + 1.0f) * w[m];
         const float* src = in + static_cast<std::size_t>(idx[m]) * cols + x0;
-        for (int v = 0; v < V; ++v) acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wm, _mm256_loadu_ps(src + 8 * v)));
+        for (int v = 0; v < V; ++v) acc[v] += wm * *reinterpret_cast<const f32x8_in_memory*>(src + 8 * v);
     }
-    for (int v = 0; v < V; ++v) _mm256_storeu_ps(dst + x0 + 8 * v, acc[v]);
+    for (int v = 0; v < V; ++v) *reinterpret_cast<f32x8_in_memory*>(dst + x0 + 8 * v) = acc[v];
 }
 
 /// The AVX2 build: blocks of 64 columns (eight sums per tap in flight), then of 8,
@@ -117,6 +110,25 @@ inline void resize_cols(const float* in, int rows, const axis_weights& t, float*
     }
 }
 
+#ifdef ILVR_HAVE_LANE_SHUFFLES
+/// A 4 x 4 block turned in registers: rows a, b, d, e are interleaved in pairs
+/// (unpcklps, unpckhps), then the pairs' halves joined (movlhps, movhlps).
+ILVR_ALWAYS_INLINE inline void transpose4x4(const float* src, std::size_t in_stride, float* dst, std::size_t out_stride)
+{
+    using f32x4 = detail::f32x4;
+    using row = detail::f32x4_in_memory;
+    const f32x4 a = *reinterpret_cast<const row*>(src), b = *reinterpret_cast<const row*>(src + in_stride);
+    const f32x4 d = *reinterpret_cast<const row*>(src + 2 * in_stride);
+    const f32x4 e = *reinterpret_cast<const row*>(src + 3 * in_stride);
+    const f32x4 ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+    const f32x4 de_lo = __builtin_shufflevector(d, e, 0, 4, 1, 5), de_hi = __builtin_shufflevector(d, e, 2, 6, 3, 7);
+    *reinterpret_cast<row*>(dst) = __builtin_shufflevector(ab_lo, de_lo, 0, 1, 4, 5);
+    *reinterpret_cast<row*>(dst + out_stride) = __builtin_shufflevector(ab_lo, de_lo, 2, 3, 6, 7);
+    *reinterpret_cast<row*>(dst + 2 * out_stride) = __builtin_shufflevector(ab_hi, de_hi, 0, 1, 4, 5);
+    *reinterpret_cast<row*>(dst + 3 * out_stride) = __builtin_shufflevector(ab_hi, de_hi, 2, 3, 6, 7);
+}
+#endif
+
 /// out[c * out_stride + r] = in[r * in_stride + c] for a [rows, cols] block, tile
 /// by tile so that both sides stay in cache.
 inline void transpose(const float* in, std::size_t in_stride, int rows, int cols, float* out, std::size_t out_stride)
@@ -125,20 +137,12 @@ inline void transpose(const float* in, std::size_t in_stride, int rows, int cols
     for (int r0 = 0; r0 < rows; r0 += tile)
         for (int c0 = 0; c0 < cols; c0 += tile) {
             const int r1 = std::min(r0 + tile, rows), c1 = std::min(c0 + tile, cols);
-#if defined(__SSE__)
-            if ((r1 - r0) % 4 == 0 && (c1 - c0) % 4 == 0) {  // 4 x 4 register transposes
+#ifdef ILVR_HAVE_LANE_SHUFFLES
+            if ((r1 - r0) % 4 == 0 && (c1 - c0) % 4 == 0) {
                 for (int r = r0; r < r1; r += 4)
-                    for (int c = c0; c < c1; c += 4) {
-                        const float* src = in + static_cast<std::size_t>(r) * in_stride + c;
-                        __m128 a = _mm_loadu_ps(src), b = _mm_loadu_ps(src + in_stride);
-                        __m128 d = _mm_loadu_ps(src + 2 * in_stride), e = _mm_loadu_ps(src + 3 * in_stride);
-                        _MM_TRANSPOSE4_PS(a, b, d, e);
-                        float* dst = out + static_cast<std::size_t>(c) * out_stride + r;
-                        _mm_storeu_ps(dst, a);
-                        _mm_storeu_ps(dst + out_stride, b);
-                        _mm_storeu_ps(dst + 2 * out_stride, d);
-                        _mm_storeu_ps(dst + 3 * out_stride, e);
-                    }
+                    for (int c = c0; c < c1; c += 4)
+                        transpose4x4(in + static_cast<std::size_t>(r) * in_stride + c, in_stride,
+                                     out + static_cast<std::size_t>(c) * out_stride + r, out_stride);
                 continue;
             }
 #endif
