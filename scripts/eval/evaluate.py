@@ -91,6 +91,8 @@ SOLVER_CONFIGS = [
     ("Heun, 26 steps", "heun", 26, 50),
     ("DPM-Solver++(2M) SDE, 20 steps, bf16", "dpm++2m-sde", 20, 20, ["--precision", "bf16"]),
     ("DDPM, 100 steps, bf16", "ddpm", 100, 100, ["--precision", "bf16"]),
+    ("DPM-Solver++(2M) SDE, 20 steps, final projection, bf16", "dpm++2m-sde", 20, 20,
+     ["--final-projection", "20", "--precision", "bf16"]),
 ]
 SOLVER_FACTOR = 4         # N of every solvers row
 SOLVER_FID_REFS = 200     # one sample each: faithfulness and the Frechet distance
