@@ -1,4 +1,4 @@
-// DPM-Solver++(2M) SDE (dpmpp_2m_sde): eta = 0 is dpmpp_2m bit for bit; the
+// DPM-Solver++(2M) SDE (dpmpp_2m_sde): dpmpp_2m is its eta = 0 case; the
 // update equals an independent implementation of the published one (written
 // here in k-diffusion's variance-exploding form, in double) given the same
 // noise; the law it samples converges to the Gaussian prior's with its order.
@@ -96,20 +96,31 @@ std::vector<double> reference_run(const ilvr::respaced_schedule& process, double
 
 } // namespace
 
-TEST_CASE("DPM-Solver++(2M) SDE with eta = 0 is dpmpp_2m, bit for bit", "[sampling][solvers][sde]")
+TEST_CASE("dpmpp_2m is DPM-Solver++(2M) SDE at eta = 0 with its options, and they act", "[sampling][solvers][sde]")
 {
     const auto ref = ilvr_test::normal_tensor({2, 3, 16, 16}, 31);
+    auto draw = [&](auto solver, const char* steps) {
+        ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);
+        ilvr::ilvr_conditioner cond(ref, {.factor = 4});
+        ilvr::tensor x({2, 3, 16, 16});
+        ilvr::sampler(ilvr::respace(linear1000(), steps), solver).run(model, ilvr::philox_noise(5), x, cond);
+        return x;
+    };
     for (const char* steps : {"8", "12"}) {  // with and without the first-order step landing on tau[0]
-        auto draw = [&](auto solver) {
-            ilvr::gaussian_prior_denoiser model(linear1000(), 0.5);
-            ilvr::ilvr_conditioner cond(ref, {.factor = 4});
-            ilvr::tensor x({2, 3, 16, 16});
-            ilvr::sampler(ilvr::respace(linear1000(), steps), solver).run(model, ilvr::philox_noise(5), x, cond);
-            return x;
-        };
-        INFO(steps << " steps");
-        REQUIRE(ilvr_test::max_abs_diff(draw(ilvr::dpmpp_2m_sde{0.0}).values(), draw(ilvr::dpmpp_2m{}).values()) == 0.0);
+        for (const bool clip : {true, false})
+            for (const bool lower : {true, false}) {
+                INFO(steps << " steps, clip " << clip << ", lower_order_final " << lower);
+                ilvr::dpmpp_2m ode(clip);
+                ode.lower_order_final = lower;
+                ilvr::dpmpp_2m_sde sde(0.0, clip);
+                sde.lower_order_final = lower;
+                REQUIRE(ilvr_test::max_abs_diff(draw(sde, steps).values(), draw(ode, steps).values()) == 0.0);
+            }
     }
+    // The options reach the update: at 8 steps the lowered step changes the sample.
+    ilvr::dpmpp_2m unlowered;
+    unlowered.lower_order_final = false;
+    CHECK(ilvr_test::max_abs_diff(draw(ilvr::dpmpp_2m{}, "8").values(), draw(unlowered, "8").values()) > 1e-4);
 }
 
 TEST_CASE("DPM-Solver++(2M) SDE with ILVR equals an independent implementation given the same noise",

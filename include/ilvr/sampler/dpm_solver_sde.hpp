@@ -1,14 +1,14 @@
 // DPM-Solver++(2M) SDE: the second-order multistep solver of the reverse SDE in
 // data prediction (Lu et al. 2022, "DPM-Solver++", section on SDE solvers), with
-// an eta that scales the noise between the ODE solver (0) and the SDE (1).
-// docs/sampling.md gives the formulas; docs/spec.md section 4.8.
+// an eta that scales the noise between the ODE solver (0: dpmpp_2m,
+// sampler/dpm_solver.hpp, is this solver at eta 0) and the SDE (1).
+// docs/sampling.md gives the formulas; docs/spec.md sections 4.7 and 4.8.
 #pragma once
 
 #include <ilvr/config.hpp>
 #include <ilvr/detail/cpu.hpp>
 #include <ilvr/detail/parallel.hpp>
 #include <ilvr/error.hpp>
-#include <ilvr/sampler/dpm_solver.hpp>
 #include <ilvr/sampler/solver.hpp>
 #include <ilvr/sampler/step_math.hpp>
 #include <ilvr/tensor.hpp>
@@ -18,6 +18,16 @@
 #include <string>
 
 namespace ilvr {
+
+namespace detail {
+
+/// Whether respaced index i of a K-step run is the step landing on tau[0] of a
+/// short run (K - 1 < 10 steps before the step to the clean level), which the
+/// multistep DPM-Solvers take at first order: the official DPM-Solver code's
+/// lower_order_final rule.
+inline bool dpm_solver_lowers_final(int i, int steps) { return i == 1 && steps - 1 < 10; }
+
+} // namespace detail
 
 /// The float32 scalars of one DPM-Solver++(2M) SDE step.
 struct dpmpp_sde_coefficients {
@@ -30,8 +40,8 @@ struct dpmpp_sde_coefficients {
     bool noise;            ///< whether c_z z is added
 };
 
-/// x_t = c_x x_s + c_d D + c_z z, D = x0_s or w_now x0_s + w_prev x0_prev.
-/// With eta = 0 (c_z = 0, no noise) the arithmetic is dpmpp_2m's, bit for bit.
+/// x_t = c_x x_s + c_d D + c_z z, D = x0_s or w_now x0_s + w_prev x0_prev
+/// (with eta = 0, c_z = 0 and no noise: the ODE solver's update).
 ILVR_HOST_DEVICE inline float dpmpp_sde_proposal(const dpmpp_sde_coefficients& c, float x, float x0, float x0_prev,
                                                  float z)
 {
@@ -48,13 +58,17 @@ ILVR_HOST_DEVICE inline float dpmpp_sde_proposal(const dpmpp_sde_coefficients& c
 /// z the step's proposal noise and D as in dpmpp_2m (the midpoint form:
 /// D = x0_s on the first step, else (1 + 1/(2r)) x0_s - 1/(2r) x0_prev,
 /// r = h_prev / h). eta = 1 is Lu et al.'s SDE solver (k-diffusion's
-/// sample_dpmpp_2m_sde, diffusers' "sde-dpmsolver++"); eta = 0 is dpmpp_2m.
-/// The last step lands on the clean level, where x = x0_s; the step landing on
-/// tau[0] is first order under the same rule as dpmpp_2m (lower_order_final).
+/// sample_dpmpp_2m_sde, diffusers' "sde-dpmsolver++"); eta = 0 is the ODE
+/// solver, dpmpp_2m. The last step lands on the clean level, where x = x0_s
+/// (Lu et al.'s "denoise to zero"). With fewer than 10 steps before it
+/// (K <= 10) the step landing on tau[0] is first order too (their "lower order
+/// final", with the official code's threshold): there the log-SNR step is
+/// several times the previous one, and the linear extrapolation of x0 over it
+/// costs more than it gains.
 struct dpmpp_2m_sde {
     double eta = 1.0;               ///< noise scale: 1 the SDE, 0 the ODE (>= 0)
     bool clip_denoised = true;      ///< clamp the predicted x0 to [-1, 1]
-    bool lower_order_final = true;  ///< first order on the step landing on tau[0] (dpmpp_2m's rule)
+    bool lower_order_final = true;  ///< first order on the step landing on tau[0] when K - 1 < 10
 
     /// The published SDE solver (eta = 1), x0 clamped to [-1, 1].
     dpmpp_2m_sde() = default;
@@ -97,14 +111,15 @@ struct dpmpp_2m_sde {
         return 0.5 * std::log(abp / (1.0 - abp)) - 0.5 * std::log(ab / (1.0 - ab));
     }
 
-    /// Checks eta, allocates the history and noise buffers; the history starts empty.
+    /// Checks eta, allocates the history buffer (and the noise buffer where
+    /// eta > 0); the history starts empty.
     template <class Exec>
     void prepare(const basic_solver_setup<Exec>& setup)
     {
         detail::require(std::isfinite(eta) && eta >= 0.0,
                         "dpmpp_2m_sde: eta must be finite and >= 0, got " + std::to_string(eta));
         previous_ = setup.allocate(setup.shape);
-        z_ = setup.allocate(setup.shape);
+        z_ = eta > 0.0 ? setup.allocate(setup.shape) : buffer{};
         has_previous_ = false;
     }
 
@@ -132,7 +147,7 @@ struct dpmpp_2m_sde {
         float* x;
         float* x0;
         float* previous;
-        const float* z;
+        const float* z;    // read only where c.noise (null at eta 0)
         const float* eps;  // eps [B, C, H, W] (a v after it is skipped: image stride 2 C H W)
         std::size_t per_image, eps_stride;
 
@@ -142,13 +157,13 @@ struct dpmpp_2m_sde {
             float* xb = x + off;
             float* x0b = x0 + off;
             float* pb = previous + off;
-            const float* zb = z + off;
+            const float* zb = c.noise ? z + off : nullptr;
             const float* eb = eps + static_cast<std::size_t>(b) * eps_stride;
             const dpmpp_sde_coefficients cc = c;  // a local copy: through a reference it could alias the stores
             for (std::size_t e = e0; e < e1; ++e) {
                 const float d = predict_x0(cc.x0, xb[e], eb[e]);
                 x0b[e] = d;
-                xb[e] = dpmpp_sde_proposal(cc, xb[e], d, pb[e], zb[e]);
+                xb[e] = dpmpp_sde_proposal(cc, xb[e], d, pb[e], cc.noise ? zb[e] : 0.0f);
                 pb[e] = d;
             }
         }
