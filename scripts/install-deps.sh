@@ -12,7 +12,7 @@ main=(
     libtorch-dev libopenblas0-pthread          # LibTorch adapter and the ilvr tool (fast BLAS)
 )
 rest=(
-    clang libomp-dev                           # ThreadSanitizer preset (clang, LLVM OpenMP + Archer), fuzzers
+    clang libclang-rt-dev libomp-dev           # ThreadSanitizer preset (clang, its sanitizer runtimes, LLVM OpenMP + Archer), fuzzers
     catch2 libbenchmark-dev                    # tests, benchmarks
     libeigen3-dev libxtensor-dev xtl-dev       # optional tensor backends
     zlib1g-dev                                 # gzip (the IDX loaders)
