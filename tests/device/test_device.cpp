@@ -409,15 +409,17 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
     };
     ilvr::tensor hx(shape);
     ilvr::device::tensor dx(shape);
+    // The CPU prior with a NaN in its output from its fourth call on (each
+    // section runs with a fresh one), against nan_from_step{3} on the device.
+    host_prior good;
+    auto cpu_nan = [&, calls = 0](ilvr::tensor_view<const float> x, std::span<const std::int64_t> t) mutable {
+        auto out = good(x, t);
+        if (calls++ >= 3) good.out[5] = std::numeric_limits<float>::quiet_NaN();
+        return out;
+    };
 
     SECTION("NaN from the network, named by its first step")
     {
-        host_prior good;
-        auto cpu_nan = [&, calls = 0](ilvr::tensor_view<const float> x, std::span<const std::int64_t> t) mutable {
-            auto out = good(x, t);
-            if (calls++ >= 3) good.out[5] = std::numeric_limits<float>::quiet_NaN();
-            return out;
-        };
         const std::string want = message_of([&] { cpu.run(cpu_nan, ilvr::philox_noise(1), hx); });
         REQUIRE_THAT(want, Contains("NaN or Inf at step 3"));
         nan_from_step dev_nan{3, 0, {}};
@@ -426,12 +428,6 @@ TEST_CASE("device errors are the CPU path's", "[device][errors]")
     SECTION("NaN at a solver's second call of a step: \"at step k, call c\"")
     {
         const ilvr::sampler heun_cpu(process, ilvr::heun{});
-        host_prior good;
-        auto cpu_nan = [&, calls = 0](ilvr::tensor_view<const float> x, std::span<const std::int64_t> t) mutable {
-            auto out = good(x, t);
-            if (calls++ >= 3) good.out[5] = std::numeric_limits<float>::quiet_NaN();
-            return out;
-        };
         const std::string want = message_of([&] { heun_cpu.run(cpu_nan, ilvr::philox_noise(1), hx); });
         REQUIRE_THAT(want, Contains("NaN or Inf at step 1, call 2"));
         nan_from_step dev_nan{3, 0, {}};

@@ -2,12 +2,15 @@
 // ILVR is one; inpainting masks or colourisation projections plug in the same way.
 #pragma once
 
+#include <ilvr/config.hpp>
+#include <ilvr/detail/cpu.hpp>
 #include <ilvr/exec.hpp>
 #include <ilvr/random.hpp>
 #include <ilvr/respacing.hpp>
 #include <ilvr/tensor.hpp>
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 
 namespace ilvr {
@@ -65,6 +68,26 @@ void refine_on(C& c, const step_info& info, tensor_view<float> proposal, const N
     if constexpr (requires { c.refine(info, proposal, noise, exec); }) c.refine(info, proposal, noise, exec);
     else c.refine(info, proposal, noise);
 }
+
+/// x = keep x + add z on elements [e0, e1) of image b: ILVR's x' + phi_N(r)
+/// (keep = add = 1, bitwise x + z) and RePaint's renoising. A namespace-scope
+/// type: CUDA kernels cannot name one nested in a template instantiated with a
+/// local type (a lambda network).
+struct scaled_sum_block {
+    float keep, add;
+    float* x;
+    const float* z;
+    std::size_t per_image;
+
+    ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
+    {
+        const auto off = static_cast<std::size_t>(b) * per_image;
+        float* xb = x + off;
+        const float* zb = z + off;
+        const float k = keep, a = add;  // copied: through the functor they might alias x
+        for (std::size_t e = e0; e < e1; ++e) xb[e] = k * xb[e] + a * zb[e];
+    }
+};
 
 } // namespace detail
 

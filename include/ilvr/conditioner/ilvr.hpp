@@ -114,7 +114,8 @@ public:
                                                        r.data(), per_image});
         phi_(r, r);
         if (region_.values().empty()) {
-            exec.for_each_block(shape.n, per_image, add_block{proposal.data(), r.data(), per_image});
+            exec.for_each_block(shape.n, per_image,
+                                detail::scaled_sum_block{1.0f, 1.0f, proposal.data(), r.data(), per_image});  // x' += r
         } else {
             const shape4 m = region_.shape();
             exec.for_each_block(shape.n, per_image,
@@ -142,20 +143,6 @@ public:
             // Scalars copied: read through the functor they might alias r, blocking vectorisation.
             const float sa = sqrt_a, s1ma = sqrt_1ma;
             for (std::size_t e = e0; e < e1; ++e) rb[e] = ilvr_residual(sa, s1ma, yb[e], rb[e], xb[e]);
-        }
-    };
-    // x += r.
-    struct add_block {
-        float* x;
-        const float* r;
-        std::size_t per_image;
-
-        ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
-        {
-            const auto off = static_cast<std::size_t>(b) * per_image;
-            float* xb = x + off;
-            const float* rb = r + off;
-            for (std::size_t e = e0; e < e1; ++e) xb[e] += rb[e];
         }
     };
     // x += m * r, the mask broadcast over images (mask_image 0) and channels (one_channel).

@@ -120,29 +120,6 @@ private:
     buffer noise_, reference_run_, mask_run_;  // in the run's memory
 };
 
-namespace detail {
-
-/// RePaint's renoising, x = keep x + add z: q(x_{i+jump} | x_i). Outside
-/// repaint_conditioner: CUDA kernels cannot name a type nested in a template
-/// instantiated with a local type (a lambda network).
-struct renoise_block {
-    float keep, add;
-    float* x;
-    const float* z;
-    std::size_t per_image;
-
-    ILVR_HOST_DEVICE ILVR_ALWAYS_INLINE void operator()(std::int64_t b, std::size_t e0, std::size_t e1) const
-    {
-        const auto off = static_cast<std::size_t>(b) * per_image;
-        float* xb = x + off;
-        const float* zb = z + off;
-        const float k = keep, a = add;
-        for (std::size_t e = e0; e < e1; ++e) xb[e] = k * xb[e] + a * zb[e];
-    }
-};
-
-} // namespace detail
-
 /// RePaint's resampling: after the step that lands on respaced level i, with
 /// i a multiple of `jump` and i + jump < K, the sample is noised forward to the
 /// level of index i + jump, q(x_{i+jump} | x_i) = N(sqrt(abar'/abar) x_i,
@@ -200,8 +177,8 @@ public:
             const auto stream = static_cast<std::uint32_t>(pass);
             exec.fill_noise(noise, with_stream(noise_purpose::renoise, stream), i, info.first_sample, z_.view());
             const std::size_t per_image = proposal.shape().image_size();
-            exec.for_each_block(proposal.shape().n, per_image,
-                                detail::renoise_block{keep, add, proposal.data(), z_.data(), per_image});
+            exec.for_each_block(proposal.shape().n, per_image,  // the renoising, q(x_{i+jump} | x_i)
+                                detail::scaled_sum_block{keep, add, proposal.data(), z_.data(), per_image});
             for (int k = i + j - 1; k >= i; --k) {
                 step(info, k, with_stream(noise_purpose::proposal, stream), proposal, noise, exec);
                 step_info at = info;
